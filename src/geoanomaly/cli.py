@@ -1,0 +1,187 @@
+"""Command line: a thin shell that parses options into a RunConfig and calls the pipeline.
+
+Nothing heavy is imported at module level so that ``geoanomaly --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+
+def _csv_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(t) for t in _csv_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(t) for t in _csv_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("input")
+    g.add_argument("--deposits", metavar="FILE",
+                   help="known deposits (CSV with x/y or lon/lat, GeoPackage, Shapefile); used only "
+                        "to validate, never to train")
+    g.add_argument("--deposits-crs", metavar="CRS", help="CRS of a deposits CSV (default: lon/lat "
+                   "recognised by range, else the survey's CRS)")
+    g.add_argument("--deposits-x", metavar="COLUMN", help="x / longitude column of the deposits")
+    g.add_argument("--deposits-y", metavar="COLUMN", help="y / latitude column of the deposits")
+    g.add_argument("--x", metavar="COLUMN", help="x / easting / longitude column (auto-detected)")
+    g.add_argument("--y", metavar="COLUMN", help="y / northing / latitude column (auto-detected)")
+    g.add_argument("--crs", help="CRS of the survey when the file has none, e.g. EPSG:32750")
+    g.add_argument("--elements", type=_csv_list, metavar="LIST",
+                   help="elements to use, e.g. Cu,Pb,Zn,Mn,Fe2O3 (default: all recognised)")
+
+    g = p.add_argument_group("clean")
+    g.add_argument("--below-detection", choices=["half", "sqrt2", "limit", "factor"],
+                   help="replacement of '<DL' values (default: half the detection limit)")
+    g.add_argument("--below-detection-factor", type=float, metavar="F")
+    g.add_argument("--max-missing", type=float, metavar="FRACTION",
+                   help="drop elements with more missing values than this (default 0.4)")
+    g.add_argument("--min-detected", type=float, metavar="FRACTION",
+                   help="drop elements detected in fewer than this fraction of rows (default 0.1)")
+    g.add_argument("--keep-duplicates", dest="drop_duplicates", action="store_const", const=False,
+                   help="keep exact duplicate samples (dropped by default)")
+
+    g = p.add_argument_group("transform")
+    g.add_argument("--transform", choices=["none", "log10", "clr", "ilr"], help="default clr")
+    g.add_argument("--scale", choices=["robust", "standard", "none"], help="default robust")
+
+    g = p.add_argument_group("model")
+    g.add_argument("--model", choices=["vae", "ae", "mcd", "pca", "iforest", "univariate"],
+                   help="detector (default vae)")
+    g.add_argument("--score", choices=["recon", "rp"],
+                   help="VAE score: recon = error of the decoded latent mean (default), "
+                        "rp = reconstruction probability (An & Cho 2015)")
+    g.add_argument("--seed", type=int, help="one seed for everything (default 0)")
+    g.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default cpu")
+    g.add_argument("--hidden", type=_int_list, metavar="LIST", help="hidden layers, default 24,12")
+    g.add_argument("--latent-dim", type=int, metavar="N", help="default 3")
+    g.add_argument("--beta", type=float, help="weight of the KL term (default 1)")
+    g.add_argument("--epochs", type=int, help="maximum epochs (default 200)")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--learning-rate", type=float)
+    g.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 20)")
+    g.add_argument("--validation-fraction", type=float)
+    g.add_argument("--n-samples", type=int, metavar="L", help="latent samples for --score rp (50)")
+    g.add_argument("--target", metavar="ELEMENT", help="target element (univariate model)")
+
+    g = p.add_argument_group("threshold and validation")
+    g.add_argument("--threshold", choices=["percentile", "mad", "ca", "t"],
+                   help="anomaly classes by percentiles (default) or median + k MAD")
+    g.add_argument("--percentiles", type=_float_list, metavar="LIST", help="default 90,95,99")
+    g.add_argument("--mad-k", type=_float_list, metavar="LIST", help="default 2,3")
+    g.add_argument("--radius", type=float, metavar="METRES",
+                   help="protocol 'samples' for points: positives within this distance of a deposit "
+                        "(default: twice the median sample spacing)")
+    g.add_argument("--n-boot", type=int, help="bootstrap resamples for AUC intervals (1000)")
+    g.add_argument("--cell-size", type=float, metavar="METRES",
+                   help="cell size of the interpolated map of a point survey")
+
+    g = p.add_argument_group("run")
+    g.add_argument("--config", metavar="FILE.yaml", help="options from a YAML file "
+                   "(same names, with underscores); command-line options win")
+    g.add_argument("--no-progress", dest="progress", action="store_const", const=False,
+                   help="no progress bar")
+    g.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="geoanomaly",
+        description="Multivariate geochemical anomaly detection (VAE of Luo, Xiong & Zuo 2020 and "
+                    "baselines) with honest validation against known deposits.")
+    parser.add_argument("--version", action="version", version=f"geoanomaly {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="score a survey and write the anomaly map and report",
+                         description="Read a survey, clean, transform, train the detector, "
+                                     "score, threshold, validate against deposits and write "
+                                     "scores.csv, anomaly.tif, report.html, ...")
+    run.add_argument("sources", nargs="*", metavar="SOURCE",
+                     help="a table of samples, or GeoTIFF files / a folder of GeoTIFFs")
+    run.add_argument("--out", metavar="DIR", help="output folder (required)")
+    _add_run_options(run)
+
+    demo = sub.add_parser("demo", help="generate the synthetic demo survey and run the VAE on it")
+    demo.add_argument("--out", metavar="DIR", default="demo-out", help="output folder (demo-out)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--epochs", type=int, default=None)
+    demo.add_argument("--no-progress", dest="progress", action="store_const", const=False)
+    demo.add_argument("--debug", action="store_true")
+    return parser
+
+
+def _run_options(args: argparse.Namespace) -> dict:
+    skip = {"command", "config", "debug"}
+    return {k: v for k, v in vars(args).items() if k not in skip and v is not None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from .errors import InputError
+
+    try:
+        if args.command == "run":
+            return _cmd_run(args)
+        if args.command == "demo":
+            return _cmd_demo(args)
+    except InputError as exc:
+        if args.debug:
+            raise
+        print(f"geoanomaly: error: {exc}", file=sys.stderr)
+        return InputError.exit_code
+    except KeyboardInterrupt:
+        print("geoanomaly: interrupted; no outputs were moved into place.", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .config import load_config_file, make_config
+    from .errors import InputError
+    from .pipeline import run
+
+    base = load_config_file(args.config) if args.config else {}
+    options = _run_options(args)
+    if not options.get("sources"):
+        options.pop("sources", None)
+    options.setdefault("progress", sys.stderr.isatty())
+    config = make_config(base, **options)
+    if not config.sources:
+        raise InputError("No survey given: name a table of samples or GeoTIFF files, "
+                         "e.g. geoanomaly run samples.csv --out results.")
+    if not config.out:
+        raise InputError("No output folder given: add --out DIR.")
+    result = run(config)
+    print(result.summary())
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .pipeline import run_demo
+
+    result = run_demo(args.out, seed=args.seed, epochs=args.epochs,
+                      progress=args.progress is not False)
+    print(result.summary())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

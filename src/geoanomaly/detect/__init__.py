@@ -1,0 +1,40 @@
+"""Anomaly detectors: one registry name per model, all with the Detector interface.
+
+``make_detector("vae", epochs=100)`` builds one from a config; an unknown name or parameter is an
+InputError that lists what is valid.  torch is only imported when a deep detector is fitted.
+"""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from .autoencoder import AutoencoderDetector
+from .base import Detector, check_matrix
+from .classic import IsolationForestDetector, MCDDetector, PCADetector, UnivariateDetector
+from .vae import VAEDetector
+
+DETECTORS: dict[str, type[Detector]] = {
+    "vae": VAEDetector,
+    "ae": AutoencoderDetector,
+    "mcd": MCDDetector,
+    "pca": PCADetector,
+    "iforest": IsolationForestDetector,
+    "univariate": UnivariateDetector,
+}
+
+
+def make_detector(name: str, **params) -> Detector:
+    """An unfitted detector of registry ``name`` with ``params`` (the rest at their defaults)."""
+    if name not in DETECTORS:
+        raise InputError(f"unknown model {name!r}; choose one of {', '.join(DETECTORS)}.")
+    cls = DETECTORS[name]
+    valid = sorted(cls._get_param_names())
+    unknown = [key for key in params if key not in valid]
+    if unknown:
+        raise InputError(f"model {name!r} has no parameter {unknown[0]!r}; valid parameters "
+                         f"are {', '.join(valid)}.")
+    return cls(**params)
+
+
+__all__ = ["DETECTORS", "Detector", "make_detector", "check_matrix", "VAEDetector",
+           "AutoencoderDetector", "MCDDetector", "PCADetector", "IsolationForestDetector",
+           "UnivariateDetector"]

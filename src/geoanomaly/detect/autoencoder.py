@@ -1,0 +1,204 @@
+"""Deep autoencoder detector (DAN of Xiong & Zuo 2016) and the base shared by the deep detectors.
+
+A plain autoencoder learns to reconstruct the background population; samples it reconstructs
+badly are anomalous.  Score = squared reconstruction error summed over features.
+
+``DeepDetector`` holds everything the AE and the VAE share (parameters, standardisation, the
+fit/score flow, persistence hooks), so the two differ only in network, loss and score.  torch is
+imported inside methods: importing this module (for the detector registry or ``--help``) stays
+cheap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from .base import Detector, check_matrix
+from ..errors import InputError
+
+
+class DeepDetector(Detector):
+    """Fit/score flow of the PyTorch detectors; subclasses give network, loss and score.
+
+    Subclasses implement ``_build_network(n_features)`` (an ``nn.Module``),
+    ``_batch_loss(network, batch, generator)`` (scalar loss and a dict of scalar parts) and
+    ``_score_tensor(batch)`` (standardised float32 rows -> one score per row, higher = more
+    anomalous).
+    """
+
+    # -- fitting ------------------------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Standardise, split off a seeded validation set, train with early stopping."""
+        import torch
+
+        from . import torch_training as tt
+
+        X = check_matrix(X)
+        self._check_params()
+        device = tt.resolve_device(self.device)
+        self.n_features_in_ = X.shape[1]
+        self.mean_, self.scale_ = _standardisation(X, self.standardize)
+        Z = torch.from_numpy(((X - self.mean_) / self.scale_).astype(np.float32)).to(device)
+        train_idx, val_idx = tt.train_validation_split(X.shape[0], float(self.validation_fraction),
+                                                       int(self.seed))
+        network = tt.build_seeded(lambda: self._build_network(X.shape[1]), int(self.seed), device)
+        result = tt.train_network(
+            network, self._batch_loss, Z[torch.from_numpy(train_idx).to(device)],
+            Z[torch.from_numpy(val_idx).to(device)], epochs=self.epochs,
+            batch_size=self.batch_size, learning_rate=self.learning_rate,
+            patience=self.patience, tol=float(self.tol), seed=int(self.seed),
+            progress=self.progress)
+        self.network_ = network
+        self.device_ = str(device)
+        self.history_ = result.history
+        self.n_epochs_ = result.n_epochs
+        self.batch_size_ = result.batch_size
+        self.best_epoch_ = result.best_epoch
+        self._after_fit(Z)
+        return self
+
+    def _after_fit(self, Z) -> None:
+        """Hook for fitted summaries computed with the best weights (the VAE's ``kl_``)."""
+
+    def _check_params(self) -> None:
+        from . import torch_training as tt
+
+        tt.check_hidden(self.hidden, "hidden")
+        if self.decoder_hidden is not None:
+            tt.check_hidden(self.decoder_hidden, "decoder_hidden")
+        if int(self.latent_dim) < 1:
+            raise InputError(f"latent_dim must be at least 1, got {self.latent_dim!r}.")
+        if float(self.learning_rate) <= 0:
+            raise InputError(f"learning_rate must be positive, got {self.learning_rate!r}.")
+
+    def _layer_sizes(self, n_features: int) -> tuple[list[int], list[int]]:
+        """Encoder widths d -> hidden..., decoder widths latent -> decoder_hidden... (mirrored
+        encoder when ``decoder_hidden`` is None)."""
+        from . import torch_training as tt
+
+        hidden = tt.check_hidden(self.hidden, "hidden")
+        decoder = (list(reversed(hidden)) if self.decoder_hidden is None
+                   else tt.check_hidden(self.decoder_hidden, "decoder_hidden"))
+        return [n_features, *hidden], [int(self.latent_dim), *decoder]
+
+    # -- scoring ------------------------------------------------------------------------------
+    def anomaly_score(self, X) -> np.ndarray:
+        """One score per row, higher = more anomalous (see the class docstring for which)."""
+        import torch
+
+        from . import torch_training as tt
+
+        check_is_fitted(self, "network_")
+        X = check_matrix(X, n_features=self.n_features_in_)
+        device = torch.device(self.device_)
+        # standardise as one fused multiply-add per chunk: (x - mean) / scale = x * inv + shift
+        inverse = torch.as_tensor(1.0 / self.scale_, dtype=torch.float32, device=device)
+        shift = torch.as_tensor(-self.mean_ / self.scale_, dtype=torch.float32, device=device)
+        self.network_.eval()
+        state = self._scoring_state(device)
+        return tt.score_in_chunks(
+            lambda chunk: self._score_tensor(torch.addcmul(shift, chunk, inverse), state), X,
+            device, chunk_rows=self._score_chunk_rows())
+
+    def _scoring_state(self, device):
+        """Per-call state for ``_score_tensor`` (the VAE's seeded sampling generator)."""
+        return None
+
+    def _score_chunk_rows(self) -> int:
+        from . import torch_training as tt
+
+        return tt.SCORE_CHUNK_ROWS
+
+    # -- persistence (used by geoanomaly.detect.persistence) ------------------------------------
+    def _fitted_state(self):
+        """(JSON-able fitted scalars, {name: tensor}) that ``_restore_state`` turns back into a
+        fitted detector."""
+        import torch
+
+        check_is_fitted(self, "network_")
+        scalars = {"n_features_in_": int(self.n_features_in_), "n_epochs_": int(self.n_epochs_),
+                   "best_epoch_": int(self.best_epoch_), "batch_size_": int(self.batch_size_),
+                   "history_": self.history_}
+        tensors = {f"network.{k}": v.detach().cpu().contiguous()
+                   for k, v in self.network_.state_dict().items()}
+        tensors["mean_"] = torch.from_numpy(np.ascontiguousarray(self.mean_))
+        tensors["scale_"] = torch.from_numpy(np.ascontiguousarray(self.scale_))
+        return scalars, tensors
+
+    def _restore_state(self, scalars: dict, tensors: dict) -> None:
+        from . import torch_training as tt
+
+        device = tt.resolve_device(self.device)
+        self.n_features_in_ = int(scalars["n_features_in_"])
+        self.n_epochs_ = int(scalars["n_epochs_"])
+        self.best_epoch_ = int(scalars["best_epoch_"])
+        self.batch_size_ = int(scalars["batch_size_"])
+        self.history_ = scalars["history_"]
+        self.mean_ = tensors["mean_"].numpy().astype(np.float64)
+        self.scale_ = tensors["scale_"].numpy().astype(np.float64)
+        network = self._build_network(self.n_features_in_)
+        network.load_state_dict({k[len("network."):]: v for k, v in tensors.items()
+                                 if k.startswith("network.")})
+        self.network_ = network.to(device).eval()
+        self.device_ = str(device)
+
+
+class AutoencoderDetector(DeepDetector):
+    """Deterministic deep autoencoder (DAN, Xiong & Zuo 2016); score = squared reconstruction
+    error summed over (standardised) features.
+
+    Parameters mirror :class:`geoanomaly.detect.vae.VAEDetector` (same 24-12-3-12-24 shape, same
+    training loop, early stopping and seeding); the loss is the mean squared error.
+    ``standardize`` (default True) centres and scales each feature with the training mean and
+    standard deviation inside the detector, so unscaled input cannot stall training; it is close
+    to a no-op on data that the transform stage already standardised.
+    """
+
+    name = "ae"
+
+    def __init__(self, hidden=(24, 12), latent_dim=3, decoder_hidden=None, activation="relu",
+                 learning_rate=1e-3, epochs=200, batch_size="auto", validation_fraction=0.1,
+                 patience=20, tol=1e-4, standardize=True, seed=0, device="cpu", progress=False):
+        self.hidden = hidden
+        self.latent_dim = latent_dim
+        self.decoder_hidden = decoder_hidden
+        self.activation = activation
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.tol = tol
+        self.standardize = standardize
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+
+    def _build_network(self, n_features: int):
+        from torch import nn
+
+        from . import torch_training as tt
+
+        encoder, decoder = self._layer_sizes(n_features)
+        return nn.Sequential(
+            tt.mlp([*encoder, int(self.latent_dim)], self.activation, last_activation=False),
+            tt.mlp([*decoder, n_features], self.activation, last_activation=False))
+
+    @staticmethod
+    def _batch_loss(network, batch, generator):
+        error = (network(batch) - batch).square().mean()
+        return error, {}
+
+    def _score_tensor(self, batch, state=None):
+        return self.network_(batch).sub_(batch).square_().sum(dim=1)
+
+
+def _standardisation(X: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and scale (std; 1 for constant features), or (0, 1) when switched off."""
+    if not standardize:
+        return np.zeros(X.shape[1]), np.ones(X.shape[1])
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[~(scale > 0)] = 1.0
+    return mean, scale

@@ -1,0 +1,252 @@
+"""Everything a run leaves in ``--out DIR``, written through one atomic staging folder.
+
+scores.csv, anomaly.tif, anomalies.gpkg (points), metrics.json (with deposits), run.yaml,
+model/ (no pickle) and report.html. Nothing is moved into DIR until all of them are written.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import OutputStaging
+
+PACKAGES = ("geoanomaly", "numpy", "pandas", "scipy", "scikit-learn", "torch", "rasterio", "pyproj",
+            "geopandas", "pyogrio", "shapely", "matplotlib")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # pragma: no cover - optional
+            versions[name] = "not installed"
+    return versions
+
+
+def run_record(config, data, detector, seconds: float) -> dict:
+    """The resolved configuration plus what is needed to reproduce and audit the run."""
+    survey = data.survey
+    return {
+        "geoanomaly_run": {
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("geoanomaly") else None,
+            "seconds": round(float(seconds), 3),
+        },
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "inputs": {
+            "sources": [str(s) for s in survey.sources],
+            "kind": "grid" if survey.is_grid else "points",
+            "crs": None if survey.crs is None else survey.crs.to_string(),
+            "n_rows_read": int(data.raw.n),
+            "n_rows_used": int(survey.n),
+            "elements": {e: survey.units.get(e, "") for e in survey.elements},
+            "features": list(data.feature_names),
+            "deposits": config.deposits,
+        },
+        "model": {"class": type(detector).__name__, "params": _jsonable(detector.get_params()),
+                  "fitted": _fitted_summary(detector)},
+        "metrics_label": score_label(config),
+        "notes": list(data.raw.notes) + list(getattr(data.cleaning, "notes", [])) + list(data.notes),
+        "versions": package_versions(),
+    }
+
+
+def score_label(config) -> str:
+    from ..pipeline import score_description
+
+    return score_description(config)
+
+
+def _fitted_summary(detector) -> dict:
+    out = {}
+    for name in ("n_epochs_", "best_epoch_", "kl_"):
+        if hasattr(detector, name):
+            out[name.rstrip("_")] = _jsonable(getattr(detector, name))
+    return out
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items() if not callable(v)}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def write_outputs(config, data, detector, scores, classes, thresholds, metrics, labels,
+                  seconds: float) -> list[str]:
+    """Write every output into ``config.out``; returns the published names."""
+    from ..detect.persistence import save_detector
+    from .report import build_report
+    from .writers import write_grid_geotiff, write_json, write_points_gpkg, write_scores_csv, write_yaml
+
+    survey = data.survey
+    out_dir = Path(config.out)
+    extra = {}
+    id_col = _sample_id_column(survey)
+    if id_col is not None:
+        extra["sample_id"] = survey.meta[id_col].astype(str).to_numpy()
+    if labels is not None:
+        extra["near_deposit"] = np.asarray(labels, dtype=int)
+
+    map_grid, map_values, interpolated = _map_grid(config, data, scores)
+    with OutputStaging(out_dir) as staging:
+        write_scores_csv(staging.path("scores.csv"), survey.x, survey.y, scores, classes,
+                         class_names=thresholds.class_names, extra=extra)
+        tags = {"SCORE": metrics["score"] if metrics else config.model,
+                "INTERPOLATED": "yes (inverse distance weighting of sample scores)"
+                if interpolated else "no", "MODEL": config.model, "SEED": str(config.seed)}
+        write_grid_geotiff(staging.path("anomaly.tif"), map_grid, map_values,
+                           description=("interpolated anomaly score (IDW), higher = more anomalous"
+                                        if interpolated else "anomaly score, higher = more anomalous"),
+                           tags=tags)
+        if not survey.is_grid:
+            columns = {"score": scores, "class": classes,
+                       "class_name": np.asarray(thresholds.class_names, dtype=object)[classes]}
+            columns.update(extra)
+            for element in survey.elements:
+                columns[f"{element}_{survey.units.get(element) or 'value'}"] = \
+                    survey.values[element].to_numpy()
+            write_points_gpkg(staging.path("anomalies.gpkg"), survey.x, survey.y, survey.crs, columns)
+        if metrics is not None:
+            write_json(staging.path("metrics.json"), metrics)
+        record = run_record(config, data, detector, seconds)
+        write_yaml(staging.path("run.yaml"), record)
+        save_detector(detector, staging.path("model"))
+        write_json(staging.path("model/preprocessing.json"), {
+            "elements": survey.elements, "units": survey.units,
+            "transform": data.transformer.to_dict(), "features": list(data.feature_names)})
+        build_report(staging.path("report.html"), _report_context(
+            config, data, scores, classes, thresholds, metrics, labels, record,
+            map_grid, map_values, interpolated))
+    return sorted({str(p.relative_to(out_dir)).split("/")[0] for p in staging.published})
+
+
+def _sample_id_column(survey):
+    if survey.meta is None:
+        return None
+    for col in survey.meta.columns:
+        low = str(col).lower()
+        if low in ("sampleid", "sample_id", "sample", "id", "sample no", "sampleno", "sample_no"):
+            return col
+    return None
+
+
+def _map_grid(config, data, scores):
+    """Grid input: the input grid itself. Points: an IDW surface in metres, labelled interpolated."""
+    survey = data.survey
+    if survey.is_grid:
+        return survey.grid, scores, False
+    from ..grid import idw_grid
+
+    surface, grid = idw_grid(data.metric_x, data.metric_y, scores, cell_size=config.cell_size,
+                             crs=data.metric_crs)
+    return grid, surface[grid.valid], True
+
+
+def _report_context(config, data, scores, classes, thresholds, metrics, labels, record,
+                    map_grid, map_values, interpolated):
+    """Turn the run's results into the display-ready fields of the report."""
+    import yaml
+
+    from . import figures
+    from .report import ReportContext
+
+    survey = data.survey
+    deposits = None if data.deposits is None else (data.deposits.x, data.deposits.y)
+    names = list(thresholds.class_names)
+    if survey.is_grid:
+        map_png = figures.score_map(scores, grid=survey.grid, deposits=deposits, classes=classes,
+                                    class_names=names, title=record["metrics_label"])
+    else:
+        # the map is drawn in metres, like the interpolated background
+        dep_m = None
+        if data.deposits is not None:
+            dep_m = _deposits_in(data.deposits, data.metric_crs, survey.crs)
+        background = (_full_image(map_grid, map_values), map_grid)
+        map_png = figures.score_map(scores, x=data.metric_x, y=data.metric_y, deposits=dep_m,
+                                    classes=classes, class_names=names, background=background,
+                                    crs=data.metric_crs, title=record["metrics_label"])
+    threshold_lines = {name: value for name, value in zip(names[1:], thresholds.thresholds)}
+    counts = {name: int((classes == i).sum()) for i, name in enumerate(names)}
+    lower = {name: (float("-inf") if i == 0 else float(thresholds.thresholds[i - 1]))
+             for i, name in enumerate(names)}
+
+    roc_png = success_png = ca_png = None
+    validation_notes = []
+    if metrics is not None:
+        from ..validate import success_rate_curve
+
+        curves = {}
+        for name, m in metrics["protocols"].items():
+            curve = m.get("roc_curve")
+            if curve:
+                curves[f"{config.model} ({name})"] = (curve["fpr"], curve["tpr"], m["roc_auc"],
+                                                      m.get("roc_auc_ci"))
+        roc_png = figures.roc_figure(curves) if curves else None
+        src = success_rate_curve(scores, labels)
+        success_png = figures.success_rate_figure({config.model: src})
+        validation_notes.append(
+            "Protocol 'samples': positives are " + metrics["protocols"]["samples"]["positives"]
+            + "; negatives are every other valid sample / cell. AUC = Mann-Whitney (ties count "
+            "one half); interval = percentile bootstrap with positives and negatives resampled "
+            "separately. Deposits were used only here, never in training.")
+        if metrics.get("n_deposits_outside"):
+            validation_notes.append(f"{metrics['n_deposits_outside']} of {metrics['n_deposits']} "
+                                    "deposits lie outside the surveyed area.")
+    details = getattr(thresholds, "details", None)
+    if thresholds.method == "ca" and details is not None:
+        ca_png = figures.ca_plot(details)
+
+    cleaning = data.cleaning
+    return ReportContext(
+        title=f"geoanomaly: {record['metrics_label']}",
+        input_files=[str(s) for s in survey.sources], deposits_file=config.deposits,
+        n_samples=survey.n, is_grid=survey.is_grid,
+        grid_shape=(survey.grid.height, survey.grid.width) if survey.is_grid else None,
+        crs=record["inputs"]["crs"], elements=survey.elements, units=survey.units,
+        model=config.model, score=record["metrics_label"], transform=f"{config.transform}, "
+        f"{config.scale} scaling", threshold_method=thresholds.method, seed=config.seed,
+        date=record["geoanomaly_run"]["date"], version=record["versions"]["geoanomaly"],
+        summary_extra={"samples / cells read": data.raw.n, "features": len(data.feature_names),
+                       "run time (s)": round(record["geoanomaly_run"]["seconds"], 1)},
+        n_deposits=None if data.deposits is None else len(data.deposits.x),
+        metrics=None if metrics is None else metrics["protocols"],
+        validation_notes=validation_notes, roc_png=roc_png, success_rate_png=success_png,
+        score_map_png=map_png, map_interpolated=interpolated,
+        histogram_png=figures.score_histogram(scores, threshold_lines),
+        ca_png=ca_png, class_counts=counts, class_lower_bounds=lower,
+        cleaning_table=cleaning.to_html(), cleaning_notes=list(cleaning.notes),
+        reader_notes=list(data.raw.notes) + list(data.notes)
+        + ([] if data.deposits is None else list(data.deposits.notes)),
+        warnings=list(data.warnings),
+        config_yaml=yaml.safe_dump(record["config"], sort_keys=False))
+
+
+def _full_image(grid, values_per_valid_cell):
+    image = np.full((grid.height, grid.width), np.nan)
+    image[grid.valid] = values_per_valid_cell
+    return image
+
+
+def _deposits_in(deposits, target_crs, source_crs):
+    """Deposit coordinates in the metric CRS of the map (they are read in the survey's CRS)."""
+    if target_crs is None or source_crs is None or target_crs == source_crs:
+        return deposits.x, deposits.y
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs(source_crs, target_crs, always_xy=True)
+    x, y = tr.transform(deposits.x, deposits.y)
+    return np.asarray(x), np.asarray(y)

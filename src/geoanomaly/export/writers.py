@@ -1,0 +1,267 @@
+"""File writers for a run's outputs: scores CSV, GeoTIFF maps, GeoPackage points, JSON, YAML.
+
+Every writer takes the exact path to write (normally ``OutputStaging.path(name)``), so the
+atomic publishing lives in one place (:mod:`geoanomaly.export.atomic`), not in each writer.
+
+Raster conventions (chosen once, here):
+
+- scores are float32 with ``nodata = -9999`` (``SCORE_NODATA``) outside valid cells and where a
+  score is not finite. -9999 rather than NaN because many GIS tools and older GDAL drivers treat
+  a NaN nodata value inconsistently; -9999 is never a plausible anomaly score in practice;
+- classes go to a separate single-band uint8 GeoTIFF (``CLASS_NODATA = 255``), because a
+  categorical band is styled differently in GIS and GeoTIFF bands must share one data type;
+- LZW compression; 256 x 256 tiles when the grid is 512 cells or more on a side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePath
+
+import numpy as np
+
+from geoanomaly.survey import Grid
+
+SCORE_NODATA = -9999.0
+CLASS_NODATA = 255
+TILE_THRESHOLD = 512  # grids this wide or tall (or more) are written tiled
+TILE_SIZE = 256
+
+
+# ---------------------------------------------------------------- tables
+
+def write_scores_csv(path, x, y, score, cls=None, class_names=None, extra: Mapping | None = None) -> Path:
+    """Write one row per sample / valid cell: x, y, score, class, class_name, then ``extra``.
+
+    ``cls`` holds integer classes (0 = background, higher = more anomalous) or None when no
+    threshold was applied (both class columns are then left empty). ``class_names`` is a
+    sequence indexed by class or a mapping class -> name; without it the name is the number.
+    ``extra`` adds columns in the given order (e.g. ``{"sample_id": ids, "near_deposit": flag}``).
+    """
+    import pandas as pd
+
+    n = len(np.asarray(score))
+    table = pd.DataFrame({"x": np.asarray(x, dtype=float), "y": np.asarray(y, dtype=float),
+                          "score": np.asarray(score, dtype=float)})
+    if cls is None:
+        table["class"] = pd.array([pd.NA] * n, dtype="Int64")
+        table["class_name"] = ""
+    else:
+        cls = np.asarray(cls)
+        if len(cls) != n:
+            raise ValueError(f"cls has {len(cls)} entries for {n} scores")
+        table["class"] = pd.array(cls, dtype="Int64")
+        table["class_name"] = [_class_name(c, class_names) for c in cls]
+    for name, column in (extra or {}).items():
+        column = np.asarray(column)
+        if len(column) != n:
+            raise ValueError(f"extra column {name!r} has {len(column)} entries for {n} scores")
+        if str(name) in table.columns:
+            raise ValueError(f"extra column {name!r} clashes with a standard column")
+        table[str(name)] = column
+    path = Path(path)
+    table.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    return path
+
+
+def _class_name(value, class_names) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    key = int(value)
+    if class_names is None:
+        return str(key)
+    if isinstance(class_names, Mapping):
+        return str(class_names.get(key, key))
+    return str(class_names[key]) if 0 <= key < len(class_names) else str(key)
+
+
+# ---------------------------------------------------------------- rasters
+
+def write_grid_geotiff(path, grid: Grid, values_per_valid_cell, *, description: str = "anomaly score",
+                       tags: Mapping | None = None) -> Path:
+    """Write one float32 band on exactly ``grid`` (transform, size, CRS) with nodata -9999.
+
+    ``values_per_valid_cell`` follows the survey's row order: the valid cells of ``grid.valid``
+    in row-major ``np.nonzero`` order. ``description`` becomes the band description and
+    ``tags`` dataset metadata (e.g. ``{"SCORE": "vae recon", "INTERPOLATED": "no"}``).
+    """
+    values = np.asarray(values_per_valid_cell, dtype=float).ravel()
+    image = _scatter_to_grid(grid, values, fill=SCORE_NODATA)
+    image[~np.isfinite(image)] = SCORE_NODATA
+    return _write_single_band(path, grid, image.astype(np.float32), "float32", SCORE_NODATA,
+                              description, tags, predictor=3)
+
+
+def write_image_geotiff(path, grid: Grid, image, *, description: str = "anomaly score",
+                        tags: Mapping | None = None) -> Path:
+    """Write a full (height, width) float image (NaN = empty), e.g. an IDW map, as float32."""
+    image = np.array(image, dtype=float)
+    if image.shape != (grid.height, grid.width):
+        raise ValueError(f"image shape {image.shape} does not match grid {(grid.height, grid.width)}")
+    image[~np.isfinite(image)] = SCORE_NODATA
+    return _write_single_band(path, grid, image.astype(np.float32), "float32", SCORE_NODATA,
+                              description, tags, predictor=3)
+
+
+def write_class_geotiff(path, grid: Grid, classes_per_valid_cell, *, class_names=None,
+                        description: str = "anomaly class", tags: Mapping | None = None) -> Path:
+    """Write integer classes (0..254) as a uint8 band on ``grid``, nodata 255.
+
+    Class names go into the tags as ``CLASS_<k>=<name>`` so a GIS user can read the legend.
+    """
+    classes = np.asarray(classes_per_valid_cell).ravel()
+    if classes.size and (classes.min() < 0 or classes.max() >= CLASS_NODATA):
+        raise ValueError("classes must lie in 0..254 to fit a uint8 band with nodata 255")
+    image = _scatter_to_grid(grid, classes.astype(float), fill=CLASS_NODATA).astype(np.uint8)
+    all_tags = dict(tags or {})
+    if class_names is not None:
+        items = class_names.items() if isinstance(class_names, Mapping) else enumerate(class_names)
+        for key, name in items:
+            all_tags[f"CLASS_{int(key)}"] = str(name)
+    return _write_single_band(path, grid, image, "uint8", CLASS_NODATA, description, all_tags, predictor=2)
+
+
+def _scatter_to_grid(grid: Grid, values: np.ndarray, fill: float) -> np.ndarray:
+    valid = np.asarray(grid.valid, dtype=bool)
+    if valid.shape != (grid.height, grid.width):
+        raise ValueError(f"grid.valid has shape {valid.shape}, expected {(grid.height, grid.width)}")
+    n_valid = int(valid.sum())
+    if len(values) != n_valid:
+        raise ValueError(f"got {len(values)} values for {n_valid} valid grid cells")
+    image = np.full((grid.height, grid.width), fill, dtype=float)
+    image[np.nonzero(valid)] = values
+    return image
+
+
+def _write_single_band(path, grid, image, dtype, nodata, description, tags, predictor) -> Path:
+    import rasterio
+
+    profile = {
+        "driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": dtype,
+        "crs": _rasterio_crs(grid.crs), "transform": grid.transform, "nodata": nodata,
+        "compress": "lzw", "predictor": predictor,
+    }
+    if max(grid.width, grid.height) >= TILE_THRESHOLD:
+        profile.update(tiled=True, blockxsize=TILE_SIZE, blockysize=TILE_SIZE)
+    path = Path(path)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(image, 1)
+        dst.set_band_description(1, str(description))
+        if tags:
+            dst.update_tags(**{str(k): _tag_text(v) for k, v in tags.items()})
+    return path
+
+
+def _tag_text(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _rasterio_crs(crs):
+    """pyproj CRS (or anything rasterio understands) -> rasterio CRS; None stays None."""
+    if crs is None:
+        return None
+    from rasterio.crs import CRS as RioCRS
+
+    if isinstance(crs, RioCRS):
+        return crs
+    if hasattr(crs, "to_wkt"):  # pyproj.CRS
+        return RioCRS.from_wkt(crs.to_wkt())
+    return RioCRS.from_user_input(crs)
+
+
+# ---------------------------------------------------------------- vectors
+
+def write_points_gpkg(path, x, y, crs, columns: Mapping | None = None, layer: str = "anomalies") -> Path:
+    """Write points with attribute ``columns`` as one layer of a GeoPackage (via pyogrio).
+
+    ``crs`` is a pyproj CRS, anything pyproj reads, or None (layer without CRS). Writing a
+    second layer name to the same file adds the layer; the same name replaces it.
+    """
+    import geopandas as gpd
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    data = {}
+    for name, column in (columns or {}).items():
+        column = np.asarray(column)
+        if len(column) != len(x):
+            raise ValueError(f"column {name!r} has {len(column)} entries for {len(x)} points")
+        if str(name).lower() in ("geometry", "geom", "fid"):
+            raise ValueError(f"column name {name!r} is reserved in a GeoPackage")
+        data[str(name)] = column
+    frame = gpd.GeoDataFrame(data, geometry=gpd.points_from_xy(x, y), crs=crs)
+    path = Path(path)
+    frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+    return path
+
+
+# ---------------------------------------------------------------- JSON / YAML
+
+def to_plain(obj):
+    """Convert numpy / pandas / pathlib / dataclass values to plain JSON types; NaN and inf -> None."""
+    if obj is None or isinstance(obj, (str, bool)):
+        return obj
+    if isinstance(obj, (int, np.integer)) and not isinstance(obj, np.bool_):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, np.ndarray):
+        return [to_plain(v) for v in obj.tolist()]
+    if isinstance(obj, Mapping):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (set, frozenset)):
+        return [to_plain(v) for v in sorted(obj, key=str)]
+    if isinstance(obj, (Sequence,)) and not isinstance(obj, (bytes, bytearray)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, PurePath):
+        return str(obj)
+    if isinstance(obj, (_dt.datetime, _dt.date)):
+        return obj.isoformat()
+    if type(obj).__module__.startswith(("pyproj", "rasterio")) and hasattr(obj, "to_string"):  # CRS -> "EPSG:32645"
+        return obj.to_string()
+    if hasattr(obj, "to_dict") and callable(obj.to_dict):  # pandas Series / DataFrame
+        try:
+            return to_plain(obj.to_dict())
+        except TypeError:
+            pass
+    try:
+        import pandas as pd
+
+        if obj is pd.NA or obj is pd.NaT:
+            return None
+        if isinstance(obj, pd.Timestamp):
+            return obj.isoformat()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(obj, np.generic):
+        return to_plain(obj.item())
+    return str(obj)
+
+
+def write_json(path, obj, *, indent: int = 2) -> Path:
+    """Write ``obj`` as strict JSON (no NaN tokens: non-finite numbers become null)."""
+    path = Path(path)
+    text = json.dumps(to_plain(obj), indent=indent, ensure_ascii=False, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def write_yaml(path, obj) -> Path:
+    """Write ``obj`` as block-style YAML, keys in the given order (for the resolved config)."""
+    import yaml
+
+    path = Path(path)
+    text = yaml.safe_dump(to_plain(obj), sort_keys=False, allow_unicode=True, default_flow_style=False)
+    path.write_text(text, encoding="utf-8")
+    return path

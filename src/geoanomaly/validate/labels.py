@@ -1,0 +1,128 @@
+"""Which samples or cells count as "near a deposit", and how far things are from deposits.
+
+Deposits are only ever used to measure a result, never to fit. Points: a sample is positive when
+it lies within a radius of any deposit. Grids: a valid cell is positive when a deposit lies in
+it. Distances are great-circle (haversine, mean Earth radius) for lon/lat and Euclidean for
+projected metres, so a radius or ``min_dist`` is always in metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+
+#: mean Earth radius (IUGG R1) in metres, used for haversine distances
+EARTH_RADIUS_M = 6371008.8
+
+
+def _as_xy(x, y, what: str, geographic: bool) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise InputError(f"{what} x and y have different lengths ({x.size} and {y.size}).")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise InputError(f"{what} coordinates hold missing values; drop those rows first.")
+    if geographic and x.size and (np.abs(y).max() > 90 or np.abs(x).max() > 360):
+        raise InputError(f"{what} coordinates are not longitude/latitude degrees (|y| up to "
+                         f"{np.abs(y).max():.6g}); pass geographic=False for projected metres.")
+    return np.column_stack([x, y])
+
+
+def _tree(points_xy: np.ndarray, geographic: bool):
+    from sklearn.neighbors import BallTree, KDTree
+
+    if geographic:  # BallTree's haversine wants (lat, lon) in radians
+        return BallTree(np.radians(points_xy[:, ::-1]), metric="haversine")
+    return KDTree(points_xy)
+
+
+def _query(tree, points_xy: np.ndarray, geographic: bool) -> tuple[np.ndarray, np.ndarray]:
+    query = np.radians(points_xy[:, ::-1]) if geographic else points_xy
+    dist, idx = tree.query(query, k=1)
+    dist = dist[:, 0] * (EARTH_RADIUS_M if geographic else 1.0)
+    return dist, idx[:, 0]
+
+
+def distance_to_nearest(x, y, ref_x, ref_y, geographic: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For every point (x, y): metres to the nearest reference point, and that point's index."""
+    points = _as_xy(x, y, "sample", geographic)
+    refs = _as_xy(ref_x, ref_y, "deposit", geographic)
+    if refs.shape[0] == 0:
+        raise InputError("the deposit list is empty; give at least one deposit to validate against.")
+    if points.shape[0] == 0:
+        return np.empty(0), np.empty(0, dtype=np.intp)
+    return _query(_tree(refs, geographic), points, geographic)
+
+
+def nearest_samples(x, y, dep_x, dep_y, geographic: bool) -> tuple[np.ndarray, np.ndarray]:
+    """For every deposit: the index of its nearest sample and the distance to it in metres."""
+    samples = _as_xy(x, y, "sample", geographic)
+    deposits = _as_xy(dep_x, dep_y, "deposit", geographic)
+    if samples.shape[0] == 0:
+        raise InputError("there are no samples to compare with the deposits.")
+    if deposits.shape[0] == 0:
+        raise InputError("the deposit list is empty; give at least one deposit to validate against.")
+    dist, idx = _query(_tree(samples, geographic), deposits, geographic)
+    return idx, dist
+
+
+def sample_labels(x, y, dep_x, dep_y, radius: float, geographic: bool) -> np.ndarray:
+    """True for samples within ``radius`` metres of any deposit (protocol "samples", points)."""
+    if not radius > 0:
+        raise InputError(f"the positive radius must be a positive distance in metres, got {radius}.")
+    dist, _ = distance_to_nearest(x, y, dep_x, dep_y, geographic)
+    return dist <= radius
+
+
+@dataclass
+class CellLabels:
+    """Positive cells of a grid survey and where every deposit went.
+
+    ``labels`` is one bool per valid cell (the survey's row order); ``deposit_row`` gives, per
+    deposit, the survey row of the valid cell it falls in, or -1 when it falls outside the grid
+    or in a cell without data. Deposits sharing a cell make one positive cell.
+    """
+
+    labels: np.ndarray
+    deposit_row: np.ndarray
+    n_deposits: int
+    n_outside_grid: int
+    n_in_invalid_cell: int
+
+    @property
+    def n_positive(self) -> int:
+        return int(self.labels.sum())
+
+    def summary(self) -> dict:
+        """JSON-safe counts for the report."""
+        return {"n_deposits": self.n_deposits, "n_positive_cells": self.n_positive,
+                "n_deposits_in_valid_cells": int((self.deposit_row >= 0).sum()),
+                "n_deposits_outside_grid": self.n_outside_grid,
+                "n_deposits_in_cells_without_data": self.n_in_invalid_cell}
+
+
+def cell_labels(grid, dep_x, dep_y) -> CellLabels:
+    """Positive cells = valid cells that contain a deposit (protocol "samples", grids).
+
+    Deposit x/y must be in the grid's CRS. They map to (col, row) through the inverse of the grid's
+    affine transform; a point exactly on a cell's left/top edge belongs to that cell.
+    """
+    deposits = _as_xy(dep_x, dep_y, "deposit", geographic=False)
+    valid = np.asarray(grid.valid, dtype=bool)
+    # survey row of every valid cell, -1 elsewhere (rows are valid cells in row-major order)
+    row_of_cell = np.full(valid.shape, -1, dtype=np.int64)
+    row_of_cell[valid] = np.arange(int(valid.sum()))
+    inv = ~grid.transform  # (x, y) -> (col, row); written out so any affine version works
+    col = np.floor(inv.a * deposits[:, 0] + inv.b * deposits[:, 1] + inv.c).astype(np.int64)
+    row = np.floor(inv.d * deposits[:, 0] + inv.e * deposits[:, 1] + inv.f).astype(np.int64)
+    inside = (row >= 0) & (row < grid.height) & (col >= 0) & (col < grid.width)
+    deposit_row = np.full(deposits.shape[0], -1, dtype=np.int64)
+    deposit_row[inside] = row_of_cell[row[inside], col[inside]]
+    labels = np.zeros(int(valid.sum()), dtype=bool)
+    labels[deposit_row[deposit_row >= 0]] = True
+    return CellLabels(labels=labels, deposit_row=deposit_row, n_deposits=int(deposits.shape[0]),
+                      n_outside_grid=int((~inside).sum()),
+                      n_in_invalid_cell=int((inside & (deposit_row < 0)).sum()))
