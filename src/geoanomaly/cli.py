@@ -42,7 +42,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--y", metavar="COLUMN", help="y / northing / latitude column (auto-detected)")
     g.add_argument("--crs", help="CRS of the survey when the file has none, e.g. EPSG:32750")
     g.add_argument("--elements", type=_csv_list, metavar="LIST",
-                   help="elements to use, e.g. Cu,Pb,Zn,Mn,Fe2O3 (default: all recognised)")
+                   help="elements to use, e.g. Cu,Pb,Zn,Mn,Fe2O3 (default: all recognised, or "
+                        "the pathfinders of --target)")
+    g.add_argument("--target", metavar="COMMODITY",
+                   help="Au, Cu, Fe-poly, Li, Ni, W or Pb-Zn: use its pathfinder elements "
+                        "(cited in the report) and its element for --model univariate")
+    g.add_argument("--level-by", metavar="COLUMN",
+                   help="survey / lab-batch column: level each element per batch before the "
+                        "transform (mixed lab methods)")
 
     g = p.add_argument_group("clean")
     g.add_argument("--below-detection", choices=["half", "sqrt2", "limit", "factor"],
@@ -62,9 +69,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=["vae", "ae", "mcd", "pca", "iforest", "univariate"],
                    help="detector (default vae)")
-    g.add_argument("--score", choices=["recon", "rp"],
-                   help="VAE score: recon = error of the decoded latent mean (default), "
-                        "rp = reconstruction probability (An & Cho 2015)")
+    g.add_argument("--score", choices=["recon", "enrich", "rp"],
+                   help="VAE / AE score: recon = squared error of the decoded latent mean, "
+                        "enrich = only elements above their reconstruction, "
+                        "rp = reconstruction probability (An & Cho 2015, VAE only)")
     g.add_argument("--seed", type=int, help="one seed for everything (default 0)")
     g.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default cpu")
     g.add_argument("--hidden", type=_int_list, metavar="LIST", help="hidden layers, default 24,12")
@@ -76,7 +84,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 20)")
     g.add_argument("--validation-fraction", type=float)
     g.add_argument("--n-samples", type=int, metavar="L", help="latent samples for --score rp (50)")
-    g.add_argument("--target", metavar="ELEMENT", help="target element (univariate model)")
+    g.add_argument("--smooth-k", type=int, metavar="K",
+                   help="average each score over its K nearest samples / cells (0 = off)")
 
     g = p.add_argument_group("threshold and validation")
     g.add_argument("--threshold", choices=["percentile", "mad", "ca", "t"],
@@ -86,6 +95,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--radius", type=float, metavar="METRES",
                    help="protocol 'samples' for points: positives within this distance of a deposit "
                         "(default: twice the median sample spacing)")
+    g.add_argument("--protocols", type=_csv_list, metavar="LIST",
+                   help="samples, opengad, opengad-stratified (default: samples,opengad and "
+                        "opengad-stratified when --stratify-by is given)")
+    g.add_argument("--stratify-by", metavar="COLUMN",
+                   help="survey / lab-batch column for protocol opengad-stratified")
+    g.add_argument("--min-dist", type=float, metavar="METRES",
+                   help="opengad negatives lie this far from every deposit (5000)")
     g.add_argument("--n-boot", type=int, help="bootstrap resamples for AUC intervals (1000)")
     g.add_argument("--cell-size", type=float, metavar="METRES",
                    help="cell size of the interpolated map of a point survey")
@@ -115,6 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="output folder (required)")
     _add_run_options(run)
 
+    comp = sub.add_parser("compare", help="run several detectors on the same data; one table "
+                          "and one report", description="Read, clean and transform once, run "
+                          "each detector with the same seed, validate each the same way, and "
+                          "write comparison.csv, scores.csv and report.html.")
+    comp.add_argument("sources", nargs="*", metavar="SOURCE")
+    comp.add_argument("--out", metavar="DIR", help="output folder (required)")
+    comp.add_argument("--models", type=_csv_list, metavar="LIST", default=None,
+                      help="detectors to compare (default vae,ae,mcd,pca,iforest, plus "
+                           "univariate with --target)")
+    _add_run_options(comp)
+
     demo = sub.add_parser("demo", help="generate the synthetic demo survey and run the VAE on it")
     demo.add_argument("--out", metavar="DIR", default="demo-out", help="output folder (demo-out)")
     demo.add_argument("--seed", type=int, default=0)
@@ -140,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _cmd_run(args)
+        if args.command == "compare":
+            return _cmd_compare(args)
         if args.command == "demo":
             return _cmd_demo(args)
     except InputError as exc:
@@ -171,6 +200,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise InputError("No output folder given: add --out DIR.")
     result = run(config)
     print(result.summary())
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+    from .config import load_config_file, make_config
+    from .errors import InputError
+
+    base = load_config_file(args.config) if args.config else {}
+    options = _run_options(args)
+    models = options.pop("models", None)
+    if not options.get("sources"):
+        options.pop("sources", None)
+    options.setdefault("progress", False)
+    config = make_config(base, **options)
+    if not config.sources:
+        raise InputError("No survey given: name a table of samples or GeoTIFF files.")
+    if models is None:
+        models = ["vae", "ae", "mcd", "pca", "iforest"] + (["univariate"] if config.target else [])
+    print(compare(config, models).summary())
     return 0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import InputError
 
 MODELS = ("vae", "ae", "mcd", "pca", "iforest", "univariate")
-SCORES = {"vae": ("recon", "rp"), "ae": ("recon",)}
+SCORES = {"vae": ("recon", "enrich", "rp"), "ae": ("recon", "enrich")}
 TRANSFORMS = ("none", "log10", "clr", "ilr")
 THRESHOLDS = ("percentile", "mad", "ca", "t")
 PROTOCOLS = ("samples", "opengad", "opengad-stratified")
@@ -45,6 +45,13 @@ class RunConfig:
     """CRS of the survey when the file carries none (e.g. EPSG:32750); lon/lat is recognised."""
     elements: list[str] | None = None
     """Elements to use (names or column names); default: every recognised element column."""
+
+    target: str | None = None
+    """Target commodity (Au, Cu, Fe-poly, Li, Ni, W, Pb-Zn): picks its pathfinder elements
+    (see geoanomaly.targets, each set with its citation) and the univariate model's element."""
+    level_by: str | None = None
+    """Column of survey / lab batch ids: each element is levelled to a common median per batch
+    before the transform (for surveys that mix lab methods)."""
 
     # --- clean --------------------------------------------------------------------------
     below_detection: str = "half"
@@ -87,8 +94,10 @@ class RunConfig:
     validation_fraction: float = 0.1
     n_samples: int = 50
     """Latent samples L of the reconstruction probability."""
-    target: str | None = None
-    """Target element for the univariate model (e.g. Au)."""
+
+    smooth_k: int = 0
+    """Spatial context: average each score over its k nearest samples / cells (itself included);
+    0 or 1 = off."""
 
     # --- threshold ----------------------------------------------------------------------
     threshold: str = "percentile"
@@ -100,6 +109,13 @@ class RunConfig:
     radius: float | None = None
     """Protocol "samples" for points: positives lie within this many metres of a deposit.
     None = twice the median sample spacing (reported in metrics.json)."""
+    protocols: list[str] | None = None
+    """Validation protocols: samples, opengad, opengad-stratified. None = samples and opengad,
+    plus opengad-stratified when stratify_by is given."""
+    stratify_by: str | None = None
+    """Survey / lab-batch column for protocol opengad-stratified (e.g. WAMEX_A_NO)."""
+    min_dist: float = 5000.0
+    """OpenGADBench negatives lie at least this many metres from every deposit."""
     n_boot: int = 1000
     """Bootstrap resamples for AUC intervals."""
 
@@ -153,6 +169,8 @@ def make_config(base: dict | None = None, **overrides) -> RunConfig:
         merged["sources"] = [merged["sources"]]
     if "sources" in merged:
         merged["sources"] = [str(s) for s in merged["sources"]]
+    if isinstance(merged.get("protocols"), str):
+        merged["protocols"] = [p.strip() for p in merged["protocols"].split(",") if p.strip()]
     if isinstance(merged.get("elements"), str):
         merged["elements"] = [e.strip() for e in merged["elements"].split(",") if e.strip()]
     config = RunConfig(**merged)
@@ -178,5 +196,13 @@ def check_config(config: RunConfig) -> None:
         raise InputError(f"Option max_missing = {config.max_missing} must lie in (0, 1].")
     if config.radius is not None and config.radius <= 0:
         raise InputError(f"Option radius = {config.radius} must be a positive distance in metres.")
+    for name in config.protocols or []:
+        choice("protocols", name, PROTOCOLS)
+    if config.protocols and "opengad-stratified" in config.protocols and not config.stratify_by:
+        raise InputError("Protocol opengad-stratified needs --stratify-by COLUMN (the survey or "
+                         "lab-batch column, e.g. WAMEX_A_NO).")
+    if config.smooth_k < 0:
+        raise InputError(f"Option smooth_k = {config.smooth_k} must be 0 (off) or a count of "
+                         "neighbours.")
     if config.model == "univariate" and not config.target:
         raise InputError("Model univariate needs --target ELEMENT (e.g. --target Au).")

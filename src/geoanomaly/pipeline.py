@@ -35,6 +35,7 @@ class PreparedData:
     metric_crs: object | None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    strata: list[frozenset] | None = None  # per sample: the set of surveys it was reported in
 
 
 @dataclass
@@ -99,6 +100,19 @@ def prepare(config: RunConfig) -> PreparedData:
     )
     survey, report = clean(raw, options)
     notes: list[str] = []
+    survey = select_target_elements(config, survey, notes)
+    if config.level_by:
+        from .transform import level_by_group
+
+        groups = meta_column(raw, survey, config.level_by, "--level-by")
+        survey.values = level_by_group(survey.values, groups)
+        notes.append(f"Each element levelled per {config.level_by} (divided by the batch median, "
+                     f"times the overall median) before the transform: "
+                     f"{len(set(groups))} batches.")
+    strata = None
+    if config.stratify_by:
+        column = meta_column(raw, survey, config.stratify_by, "--stratify-by", raw_rows=True)
+        strata = [frozenset(str(v) for v in column[rows]) for rows in report.input_rows()]
     method = config.transform
     if config.model == "mcd" and method == "clr":
         # clr parts sum to zero, so their covariance is singular; ilr spans the same space with
@@ -126,7 +140,35 @@ def prepare(config: RunConfig) -> PreparedData:
     return PreparedData(raw=raw, survey=survey, cleaning=report, transformer=transformer, X=X,
                         feature_names=list(transformer.feature_names_), deposits=deposits,
                         deposits_inside=inside, metric_x=metric_x, metric_y=metric_y,
-                        metric_crs=metric_crs, notes=notes)
+                        metric_crs=metric_crs, notes=notes, strata=strata)
+
+
+def select_target_elements(config: RunConfig, survey: Survey, notes: list[str]) -> Survey:
+    """With --target (and no --elements): keep the target's pathfinder elements."""
+    if not config.target or config.elements:
+        return survey
+    import dataclasses
+
+    from .targets import select_pathfinders
+
+    chosen, missing, citation = select_pathfinders(config.target, survey.elements)
+    notes.append(f"Target {config.target}: pathfinder elements {', '.join(chosen)}"
+                 + (f" (not in the survey after cleaning: {', '.join(missing)})" if missing else "")
+                 + f". Source: {citation}")
+    return dataclasses.replace(survey, values=survey.values[chosen].copy(),
+                               units={e: survey.units.get(e, "") for e in chosen},
+                               columns={e: survey.columns.get(e, e) for e in chosen})
+
+
+def meta_column(raw: Survey, survey: Survey, name: str, option: str, raw_rows: bool = False):
+    """A metadata column (survey / lab batch) as strings, of the cleaned or of the raw rows."""
+    source = raw if raw_rows else survey
+    if source.meta is None or name not in source.meta.columns:
+        have = [] if source.meta is None else [str(c) for c in source.meta.columns]
+        raise InputError(f"Column {name!r} given to {option} is not in "
+                         f"{', '.join(map(str, raw.sources))}; metadata columns are: "
+                         f"{', '.join(have) or 'none'}.")
+    return source.meta[name].astype(str).to_numpy()
 
 
 def is_geographic(crs) -> bool:
@@ -169,21 +211,25 @@ def build_detector(config: RunConfig, feature_names: list[str]):
     from .detect import make_detector
 
     if config.model in ("vae", "ae"):
-        params = dict(hidden=tuple(config.hidden), latent_dim=config.latent_dim,
+        params = dict(score=config.score, hidden=tuple(config.hidden), latent_dim=config.latent_dim,
                       epochs=config.epochs, learning_rate=config.learning_rate,
                       patience=config.patience, validation_fraction=config.validation_fraction,
                       seed=config.seed, device=config.device, progress=config.progress)
         if config.batch_size:
             params["batch_size"] = config.batch_size
         if config.model == "vae":
-            params.update(beta=config.beta, score=config.score, n_samples=config.n_samples)
+            params.update(beta=config.beta, n_samples=config.n_samples)
         return make_detector(config.model, **params)
     if config.model in ("mcd", "iforest"):
         return make_detector(config.model, seed=config.seed)
     if config.model == "pca":
         return make_detector("pca")
     if config.model == "univariate":
+        from .targets import PATHFINDERS, target_element
+
         target = config.target
+        if target.lower() in PATHFINDERS:
+            target = target_element(target, feature_names) or target
         matches = [i for i, f in enumerate(feature_names) if f == target]
         if not matches:
             raise InputError(f"Target element {target!r} is not among the features used "
@@ -238,15 +284,63 @@ def median_spacing(x: np.ndarray, y: np.ndarray) -> float:
     return spacing if spacing > 0 else float(np.mean(d[:, 1]) or 1.0)
 
 
-def validate_scores(config: RunConfig, data: PreparedData, scores: np.ndarray, labels) -> dict:
-    from .validate import evaluate_samples
+def default_protocols(config: RunConfig) -> list[str]:
+    if config.protocols:
+        return list(config.protocols)
+    return ["samples", "opengad"] + (["opengad-stratified"] if config.stratify_by else [])
 
-    info = labels[1]
-    samples = evaluate_samples(scores, labels[0], n_boot=config.n_boot, seed=config.seed)
-    samples.update(info)
-    return {"protocols": {"samples": samples},
-            "n_deposits": int(len(data.deposits.x)),
-            "n_deposits_outside": int((~data.deposits_inside).sum())}
+
+def validate_scores(config: RunConfig, data: PreparedData, scores: np.ndarray, labels,
+                    thresholds=None) -> dict:
+    """Every requested protocol, plus success-rate, P-A and weights of evidence (protocol samples)."""
+    from .threshold import t_threshold, woe_table
+    from .validate import (evaluate_opengad, evaluate_opengad_stratified, evaluate_samples,
+                           prediction_area, success_rate_curve)
+
+    survey, dep = data.survey, data.deposits
+    geographic = is_geographic(survey.crs)
+    protocols = {}
+    for name in default_protocols(config):
+        if name == "samples":
+            m = evaluate_samples(scores, labels[0], n_boot=config.n_boot, seed=config.seed)
+            m.update(labels[1])
+        elif name == "opengad":
+            m = evaluate_opengad(scores, survey.x, survey.y, dep.x, dep.y, geographic,
+                                 min_dist=config.min_dist)
+        else:
+            if data.strata is None:
+                raise InputError("Protocol opengad-stratified needs --stratify-by COLUMN.")
+            m = evaluate_opengad_stratified(scores, survey.x, survey.y, dep.x, dep.y, geographic,
+                                            data.strata, min_dist=config.min_dist,
+                                            n_boot=config.n_boot, seed=config.seed)
+            m["stratify_by"] = config.stratify_by
+        protocols[name] = m
+    positives = labels[0]
+    result = {"protocols": protocols,
+              "n_deposits": int(len(dep.x)),
+              "n_deposits_outside": int((~data.deposits_inside).sum())}
+    if positives.any() and (~positives).any():
+        src = success_rate_curve(scores, positives)
+        result["success_rate"] = {"auc": float(src.auc), "positives": "protocol samples",
+                                  **src.to_dict(max_points=200)}
+        result["prediction_area"] = prediction_area(scores, positives).to_dict()
+        cuts = list(thresholds.thresholds) if thresholds is not None else []
+        table = woe_table(scores, positives, cuts) if cuts else None
+        try:
+            t_best = float(t_threshold(scores, positives))
+        except InputError:  # t undefined everywhere (e.g. all positives in the top class)
+            t_best = None
+        result["weights_of_evidence"] = {
+            "at_class_thresholds": [] if table is None else _records(table),
+            "t_max_threshold": t_best,
+        }
+    return result
+
+
+def _records(table) -> list[dict]:
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else
+                 (v.item() if isinstance(v, np.generic) else v)) for k, v in row.items()}
+            for row in table.to_dict(orient="records")]
 
 
 # ------------------------------------------------------------------------------------------
@@ -266,10 +360,17 @@ def run(config: RunConfig | None = None, **options) -> RunResult:
     detector = build_detector(config, data.feature_names)
     detector.fit(data.X)
     scores = np.asarray(detector.anomaly_score(data.X), dtype=np.float64)
+    if config.smooth_k and config.smooth_k > 1:
+        from .grid.neighbours import neighbour_mean
+
+        scores = neighbour_mean(data.metric_x, data.metric_y, scores, config.smooth_k)
+        data.notes.append(f"Scores averaged over each sample's {config.smooth_k} nearest "
+                          "samples / cells (itself included).")
 
     labels = deposit_labels(config, data) if data.deposits is not None else None
     thresholds, classes = threshold_scores(config, scores, None if labels is None else labels[0])
-    metrics = validate_scores(config, data, scores, labels) if labels is not None else None
+    metrics = (validate_scores(config, data, scores, labels, thresholds)
+               if labels is not None else None)
     if metrics is not None:
         metrics["score"] = score_description(config)
 
@@ -284,11 +385,20 @@ def run(config: RunConfig | None = None, **options) -> RunResult:
 
 
 def score_description(config: RunConfig) -> str:
-    if config.model == "vae":
-        return {"recon": "VAE reconstruction error of the decoded latent mean",
+    smooth = (f", mean over {config.smooth_k} nearest neighbours"
+              if config.smooth_k and config.smooth_k > 1 else "")
+    return _score_description(config) + smooth
+
+
+def _score_description(config: RunConfig) -> str:
+    if config.model in ("vae", "ae"):
+        name = "VAE" if config.model == "vae" else "autoencoder"
+        return {"recon": f"{name} reconstruction error of the decoded latent mean",
+                "enrich": f"{name} enrichment-only reconstruction error (elements above their "
+                          "reconstruction)",
                 "rp": f"VAE -log reconstruction probability (An & Cho 2015, L={config.n_samples})"
                 }[config.score]
-    return {"ae": "autoencoder reconstruction error", "mcd": "robust Mahalanobis distance (MCD)",
+    return {"mcd": "robust Mahalanobis distance (MCD)",
             "pca": "PCA reconstruction error", "iforest": "Isolation Forest anomaly score",
             "univariate": f"transformed {config.target}"}[config.model]
 

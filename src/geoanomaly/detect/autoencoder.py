@@ -150,6 +150,7 @@ class AutoencoderDetector(DeepDetector):
 
     Parameters mirror :class:`geoanomaly.detect.vae.VAEDetector` (same 24-12-3-12-24 shape, same
     training loop, early stopping and seeding); the loss is the mean squared error.
+    ``score``: "recon" (both signs) or "enrich" (only features above their reconstruction).
     ``standardize`` (default True) centres and scales each feature with the training mean and
     standard deviation inside the detector, so unscaled input cannot stall training; it is close
     to a no-op on data that the transform stage already standardised.
@@ -159,7 +160,9 @@ class AutoencoderDetector(DeepDetector):
 
     def __init__(self, hidden=(24, 12), latent_dim=3, decoder_hidden=None, activation="relu",
                  learning_rate=1e-3, epochs=200, batch_size="auto", validation_fraction=0.1,
-                 patience=20, tol=1e-4, standardize=True, seed=0, device="cpu", progress=False):
+                 patience=20, tol=1e-4, score="recon", standardize=True, seed=0, device="cpu",
+                 progress=False):
+        self.score = score
         self.hidden = hidden
         self.latent_dim = latent_dim
         self.decoder_hidden = decoder_hidden
@@ -190,7 +193,15 @@ class AutoencoderDetector(DeepDetector):
         error = (network(batch) - batch).square().mean()
         return error, {}
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.score not in ("recon", "enrich"):
+            raise InputError(f"score={self.score!r} is not known for the autoencoder; use recon "
+                             "or enrich.")
+
     def _score_tensor(self, batch, state=None):
+        if self.score == "enrich":  # only enrichment above the reconstruction counts
+            return batch.sub(self.network_(batch)).clamp_min_(0.0).square_().sum(dim=1)
         return self.network_(batch).sub_(batch).square_().sum(dim=1)
 
 

@@ -179,6 +179,37 @@ def evaluate_loss(network: nn.Module, batch_loss: BatchLoss, X: torch.Tensor, se
     return dict(zip(["loss", *names], means))
 
 
+#: Below this many values per mini-batch, torch's intra-op threads cost more than they give: the
+#: matrices of a 24-12-3 network are tiny, and on a busy machine the spinning worker threads
+#: made training up to 10x slower (measured on 2 shared cores, see BENCHMARKS.md).
+SINGLE_THREAD_BELOW = 50_000
+
+
+class torch_threads:
+    """Context manager: run with ``n`` torch threads, then restore the caller's setting."""
+
+    def __init__(self, n: int | None):
+        self.n = n
+
+    def __enter__(self):
+        self.before = torch.get_num_threads()
+        if self.n is not None and self.n != self.before:
+            torch.set_num_threads(int(self.n))
+        return self
+
+    def __exit__(self, *exc):
+        if torch.get_num_threads() != self.before:
+            torch.set_num_threads(self.before)
+        return False
+
+
+def training_threads(batch_size: int, n_features: int, device) -> int | None:
+    """1 thread for small CPU batches, torch's default (None) otherwise."""
+    if getattr(device, "type", str(device)) != "cpu":
+        return None
+    return 1 if batch_size * n_features < SINGLE_THREAD_BELOW else None
+
+
 def train_network(network: nn.Module, batch_loss: BatchLoss, X_train: torch.Tensor,
                   X_val: torch.Tensor, *, epochs: int, batch_size: int, learning_rate: float,
                   patience: int | None, tol: float, seed: int, progress=None) -> TrainingResult:
@@ -200,6 +231,15 @@ def train_network(network: nn.Module, batch_loss: BatchLoss, X_train: torch.Tens
     if patience is not None and int(patience) < 1:
         raise InputError(f"patience must be at least 1 (or None to disable early stopping), "
                          f"got {patience}.")
+    device = X_train.device
+    with torch_threads(training_threads(batch_size, X_train.shape[1], device)):
+        return _train(network, batch_loss, X_train, X_val, epochs=epochs, batch_size=batch_size,
+                      learning_rate=learning_rate, patience=patience, tol=tol, seed=seed,
+                      progress=progress)
+
+
+def _train(network, batch_loss, X_train, X_val, *, epochs, batch_size, learning_rate, patience,
+           tol, seed, progress) -> TrainingResult:
     device = X_train.device
     optimizer = torch.optim.Adam(network.parameters(), lr=float(learning_rate),
                                  **_fast_adam_options(device))

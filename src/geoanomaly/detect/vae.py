@@ -9,6 +9,9 @@ Two scores, both higher = more anomalous:
 
 * ``"recon"`` (default): squared reconstruction error of the decoded latent *mean*, summed over
   features; deterministic, no sampling.
+* ``"enrich"``: like "recon" but only features *above* their reconstruction count
+  (sum of max(0, x - x_hat)^2): mineralisation shows as enrichment of pathfinder elements, and
+  a score that rewards depletion as much dilutes it (docs/DESIGN.md, "Choices").
 * ``"rp"``: reconstruction probability of An & Cho (2015): ``-log mean_l p(x | mu_x_l,
   sigma_x_l)`` over ``n_samples`` latent draws, computed with log-sum-exp so that far outliers
   give large finite scores instead of ``-log 0``.  The draws come from a generator seeded with
@@ -31,7 +34,7 @@ LOGVAR_MIN, LOGVAR_MAX = -8.0, 8.0
 
 _LOG_2PI = math.log(2.0 * math.pi)
 DECODER_VARIANCES = ("feature", "unit", "sample")
-SCORES = ("recon", "rp")
+SCORES = ("recon", "rp", "enrich")
 
 
 class VAEDetector(DeepDetector):
@@ -55,7 +58,7 @@ class VAEDetector(DeepDetector):
     validation_fraction, patience, tol : a seeded held-out fraction for early stopping; stop
         after ``patience`` epochs without a relative improvement of ``tol`` (None = never stop
         early); the best epoch's weights are restored.
-    score : "recon" or "rp" (see the module docstring); ``n_samples`` latent draws for "rp".
+    score : "recon", "enrich" or "rp" (see the module docstring); ``n_samples`` latent draws for "rp".
     standardize : centre and scale features with the training mean/std inside the detector.
     seed : seeds weights, split, shuffling, training noise and "rp" draws; same seed = bitwise
         identical scores on CPU.
@@ -212,6 +215,8 @@ class VAEDetector(DeepDetector):
             return self._negative_log_reconstruction_probability(batch, generator)
         z_mu, _ = self._encode(self.network_, batch)
         x_mu, _ = self._decode(self.network_, z_mu)
+        if self.score == "enrich":
+            return batch.sub(x_mu).clamp_min_(0.0).square_().sum(dim=1)
         return x_mu.sub_(batch).square_().sum(dim=1)  # in place: no extra (n, d) buffers
 
     def _negative_log_reconstruction_probability(self, batch, generator):

@@ -184,8 +184,9 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
     lower = {name: (float("-inf") if i == 0 else float(thresholds.thresholds[i - 1]))
              for i, name in enumerate(names)}
 
-    roc_png = success_png = ca_png = None
+    roc_png = success_png = ca_png = pa_png = None
     validation_notes = []
+    extra_sections = {}
     if metrics is not None:
         from ..validate import success_rate_curve
 
@@ -203,6 +204,24 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
             + "; negatives are every other valid sample / cell. AUC = Mann-Whitney (ties count "
             "one half); interval = percentile bootstrap with positives and negatives resampled "
             "separately. Deposits were used only here, never in training.")
+        for name, m in metrics["protocols"].items():
+            if name.startswith("opengad"):
+                validation_notes.append(_protocol_note(name, m))
+        pa = metrics.get("prediction_area")
+        if pa:
+            pa_png = figures.pa_plot(pa["thresholds"], pa["pct_deposits"], pa["pct_area"])
+        woe = metrics.get("weights_of_evidence")
+        if woe and woe["at_class_thresholds"]:
+            import pandas as pd
+
+            table = pd.DataFrame(woe["at_class_thresholds"])
+            extra_sections["Weights of evidence at the class thresholds (protocol samples)"] = (
+                table.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-",
+                              border=0)
+                + ("<p>The Student t of the contrast is undefined at every candidate "
+                   "threshold.</p>" if woe["t_max_threshold"] is None else
+                   f"<p>The threshold that maximises the Student t of the contrast is "
+                   f"{woe['t_max_threshold']:.4g} (--threshold t uses it).</p>"))
         if metrics.get("n_deposits_outside"):
             validation_notes.append(f"{metrics['n_deposits_outside']} of {metrics['n_deposits']} "
                                     "deposits lie outside the surveyed area.")
@@ -225,6 +244,7 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         n_deposits=None if data.deposits is None else len(data.deposits.x),
         metrics=None if metrics is None else metrics["protocols"],
         validation_notes=validation_notes, roc_png=roc_png, success_rate_png=success_png,
+        pa_png=pa_png, extra_sections=extra_sections,
         score_map_png=map_png, map_interpolated=interpolated,
         histogram_png=figures.score_histogram(scores, threshold_lines),
         ca_png=ca_png, class_counts=counts, class_lower_bounds=lower,
@@ -233,6 +253,19 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         + ([] if data.deposits is None else list(data.deposits.notes)),
         warnings=list(data.warnings),
         config_yaml=yaml.safe_dump(record["config"], sort_keys=False))
+
+
+def _protocol_note(name: str, m: dict) -> str:
+    if name == "opengad":
+        return ("Protocol 'opengad' (OpenGADBench): positive = the sample nearest each deposit; "
+                f"negatives = as many random samples drawn among those at least "
+                f"{m.get('min_dist_m', 5000):.0f} m from every deposit; {m.get('n_draws', 20)} "
+                "draws, mean +- std. Comparable with published OpenGADBench numbers, but open to "
+                "the survey confound: check 'opengad-stratified'.")
+    return ("Protocol 'opengad-stratified': each positive is compared only with eligible "
+            f"negatives of the same survey set ({m.get('stratify_by')}); AUC = fraction of "
+            "pairs won, interval by bootstrap over positives. A score that only separates "
+            "surveys gets about 0.5 here.")
 
 
 def _full_image(grid, values_per_valid_cell):

@@ -89,6 +89,7 @@ class ReportContext:
     warnings: Sequence[str] = ()
     config_yaml: str | None = None
     extra_figures: Mapping[str, bytes] = field(default_factory=dict)  # caption -> PNG
+    extra_sections: Mapping[str, str] = field(default_factory=dict)  # heading -> trusted HTML
 
 
 def build_report(path, context: ReportContext) -> Path:
@@ -113,6 +114,9 @@ def render_report(context: ReportContext) -> str:
                      'see <a href="#warnings">Warnings</a>.</p>')
     parts += _summary_section(c)
     parts += _validation_section(c)
+    for heading, html_text in c.extra_sections.items():
+        parts.append(f"<h2>{_e(heading)}</h2>")
+        parts.append(html_text)
     parts += _map_section(c)
     parts += _threshold_section(c)
     parts += _cleaning_section(c)

@@ -1,0 +1,104 @@
+"""Pathfinder-element sets per target commodity, each with the source it rests on.
+
+``--target Au`` selects the elements of the Au set that the survey has (after cleaning), so that
+the multivariate score looks at the elements that mineralisation of that kind enriches instead
+of at every lithological variation of 50 elements. The sets are deliberately short lists of
+well-established associations; pass ``--elements`` to choose your own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class PathfinderSet:
+    target: str
+    deposit_type: str
+    elements: tuple[str, ...]
+    citation: str
+
+
+#: Alternative names under which an element of a set may appear in a survey.
+ALIASES = {"Fe2O3": ("Fe2O3", "Fe2O3T", "Fe", "FeO"), "Fe": ("Fe", "Fe2O3", "Fe2O3T", "FeO"),
+           "Mn": ("Mn", "MnO"), "Mg": ("Mg", "MgO"), "Ca": ("Ca", "CaO"), "K": ("K", "K2O"),
+           "Na": ("Na", "Na2O"), "P": ("P", "P2O5"), "Ti": ("Ti", "TiO2"), "Ba": ("Ba", "BaO"),
+           "W": ("W", "WO3"), "Li": ("Li", "Li2O"), "Cs": ("Cs", "Cs2O"), "Ta": ("Ta", "Ta2O5"),
+           "Nb": ("Nb", "Nb2O5"), "Rb": ("Rb", "Rb2O"), "Cr": ("Cr", "Cr2O3"), "S": ("S", "SO3")}
+
+PATHFINDERS: dict[str, PathfinderSet] = {s.target.lower(): s for s in (
+    PathfinderSet(
+        "Au", "orogenic and intrusion-related gold",
+        ("Au", "As", "Sb", "Bi", "Te", "W", "Mo", "Ag", "Hg", "Cu", "Pb", "Zn"),
+        "Eilu, P. & Groves, D.I. (2001) Primary alteration and geochemical dispersion haloes of "
+        "Archaean orogenic gold deposits in the Yilgarn Craton. Geochemistry: Exploration, "
+        "Environment, Analysis 1, 183-200; Boyle, R.W. (1979) The geochemistry of gold and its "
+        "deposits. Geological Survey of Canada Bulletin 280."),
+    PathfinderSet(
+        "Cu", "porphyry copper",
+        ("Cu", "Mo", "Au", "Ag", "As", "Zn", "Pb", "Mn", "Sb", "Bi"),
+        "Sillitoe, R.H. (2010) Porphyry copper systems. Economic Geology 105, 3-41."),
+    PathfinderSet(
+        "Fe-poly", "Fe-polymetallic skarn (the element set of the reference VAE paper)",
+        ("Cu", "Pb", "Mn", "Zn", "Fe2O3"),
+        "Luo, Z., Xiong, Y. & Zuo, R. (2020) Recognition of geochemical anomalies using a deep "
+        "variational autoencoder network. Applied Geochemistry 122, 104710."),
+    PathfinderSet(
+        "Li", "LCT (lithium-caesium-tantalum) pegmatite",
+        ("Li", "Cs", "Rb", "Ta", "Nb", "Sn", "Be", "Ga"),
+        "Bradley, D.C. et al. (2017) Lithium. USGS Professional Paper 1802-K; Cerny, P. (1991) "
+        "Rare-element granitic pegmatites. Geoscience Canada 18, 49-67."),
+    PathfinderSet(
+        "Ni", "magmatic Ni-Cu-(PGE) sulphide",
+        ("Ni", "Cu", "Co", "Cr", "Pt", "Pd", "S", "Mg"),
+        "Naldrett, A.J. (2004) Magmatic Sulfide Deposits: Geology, Geochemistry and "
+        "Exploration. Springer."),
+    PathfinderSet(
+        "W", "W-Sn skarn and greisen",
+        ("W", "Sn", "Mo", "Bi", "Be", "F", "As", "Cu"),
+        "Meinert, L.D., Dipple, G.M. & Nicolescu, S. (2005) World skarn deposits. Economic "
+        "Geology 100th Anniversary Volume, 299-336."),
+    PathfinderSet(
+        "Pb-Zn", "sediment-hosted Pb-Zn",
+        ("Pb", "Zn", "Ag", "Cd", "Mn", "Ba", "Cu", "Tl"),
+        "Leach, D.L. et al. (2005) Sediment-hosted lead-zinc deposits: a global perspective. "
+        "Economic Geology 100th Anniversary Volume, 561-607."),
+)}
+
+
+def pathfinder_set(target: str) -> PathfinderSet:
+    try:
+        return PATHFINDERS[target.lower()]
+    except KeyError:
+        names = ", ".join(s.target for s in PATHFINDERS.values())
+        raise InputError(f"Target {target!r} has no pathfinder set; use one of {names}, or "
+                         "choose elements yourself with --elements.") from None
+
+
+def select_pathfinders(target: str, available: list[str]) -> tuple[list[str], list[str], str]:
+    """(elements of the survey to use, set elements the survey lacks, citation)."""
+    pset = pathfinder_set(target)
+    chosen, missing = [], []
+    for element in pset.elements:
+        match = next((a for a in ALIASES.get(element, (element,)) if a in available), None)
+        if match is None:
+            missing.append(element)
+        elif match not in chosen:
+            chosen.append(match)
+    if len(chosen) < 2:
+        raise InputError(f"The survey has only {len(chosen)} of the {pset.target} pathfinder "
+                         f"elements ({', '.join(pset.elements)}) after cleaning; a multivariate "
+                         "model needs at least two: choose elements with --elements.")
+    return chosen, missing, pset.citation
+
+
+def target_element(target: str, available: list[str]) -> str | None:
+    """The element that stands for the target itself (Au for Au, Cu for Fe-poly's first)."""
+    pset = pathfinder_set(target)
+    for element in pset.elements:
+        for alias in ALIASES.get(element, (element,)):
+            if alias in available:
+                return alias
+    return None
