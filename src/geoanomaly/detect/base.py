@@ -47,3 +47,16 @@ class Detector(BaseEstimator):
 
     def fit_score(self, X) -> np.ndarray:
         return self.fit(X).anomaly_score(X)
+
+    def save(self, directory):
+        """Write the fitted detector to ``directory`` (JSON + safetensors / npz, no pickle)."""
+        from .persistence import save_detector
+
+        return save_detector(self, directory)
+
+    @staticmethod
+    def load(directory, X=None):
+        """A fitted detector from ``directory`` (``X`` only for models saved without arrays)."""
+        from .persistence import load_detector
+
+        return load_detector(directory, X)

@@ -169,7 +169,7 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
     names = list(thresholds.class_names)
     if survey.is_grid:
         map_png = figures.score_map(scores, grid=survey.grid, deposits=deposits, classes=classes,
-                                    class_names=names, title=record["metrics_label"])
+                                    class_names=names, title=f"Anomaly score ({config.model})")
     else:
         # the map is drawn in metres, like the interpolated background
         dep_m = None
@@ -178,7 +178,7 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         background = (_full_image(map_grid, map_values), map_grid)
         map_png = figures.score_map(scores, x=data.metric_x, y=data.metric_y, deposits=dep_m,
                                     classes=classes, class_names=names, background=background,
-                                    crs=data.metric_crs, title=record["metrics_label"])
+                                    crs=data.metric_crs, title=f"Anomaly score ({config.model})")
     threshold_lines = {name: value for name, value in zip(names[1:], thresholds.thresholds)}
     counts = {name: int((classes == i).sum()) for i, name in enumerate(names)}
     lower = {name: (float("-inf") if i == 0 else float(thresholds.thresholds[i - 1]))
@@ -242,7 +242,7 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         summary_extra={"samples / cells read": data.raw.n, "features": len(data.feature_names),
                        "run time (s)": round(record["geoanomaly_run"]["seconds"], 1)},
         n_deposits=None if data.deposits is None else len(data.deposits.x),
-        metrics=None if metrics is None else metrics["protocols"],
+        metrics=None if metrics is None else metric_rows(metrics),
         validation_notes=validation_notes, roc_png=roc_png, success_rate_png=success_png,
         pa_png=pa_png, extra_sections=extra_sections,
         score_map_png=map_png, map_interpolated=interpolated,
@@ -253,6 +253,20 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         + ([] if data.deposits is None else list(data.deposits.notes)),
         warnings=list(data.warnings),
         config_yaml=yaml.safe_dump(record["config"], sort_keys=False))
+
+
+METRIC_COLUMNS = ("protocol", "roc_auc", "roc_auc_ci", "roc_auc_std", "n_draws", "n_positive",
+                  "n_negative", "n_pairs", "positives", "stratify_by")
+
+
+def metric_rows(metrics: dict) -> list[dict]:
+    """The few columns a reader needs per protocol (metrics.json keeps everything)."""
+    rows = []
+    for name, m in metrics["protocols"].items():
+        row = {k: m[k] for k in METRIC_COLUMNS if k in m and m[k] is not None}
+        row["protocol"] = name
+        rows.append(row)
+    return rows
 
 
 def _protocol_note(name: str, m: dict) -> str:
