@@ -1,10 +1,18 @@
 """Measured study: which label-free choices let the VAE pipeline beat the simple baselines.
 
-Run (about 10 min on 2 CPU cores; deposits are used only to evaluate):
+Deposits are used only to evaluate.  The runs behind benchmarks/STUDY.md (1 torch thread each;
+a VAE fit takes 20-110 s on a shared 2-core machine, the whole set about 25 min):
 
-    .venv/bin/python benchmarks/study_vae_choices.py [--datasets sed1,xinjiang_au] [--seeds 0,1,2]
+    PY=.venv/bin/python; S=benchmarks/study_vae_choices.py
+    $PY $S --datasets sed1                                              # stage 1, 13 fits
+    $PY $S --datasets xinjiang_au --sets broad,core --methods clr,log10 # stage 1, 4 fits
+    $PY $S --datasets sed1 --stage 2 --config core,log10,0 --seeds 0    # VAE settings, 4 fits
+    $PY $S --datasets sed1 --stage 3 --config core,log10,0 --seeds 0,1,2
+    $PY $S --datasets sed1 --stage 3 --config core,clr,0 --seeds 0,1,2
+    $PY $S --datasets xinjiang_au --stage 3 --config core,clr,0 --seeds 0,1,2
+    $PY $S --datasets rock2,soil1 --sets core --methods log10,clr       # check, 4 fits
 
-It prints one markdown table per dataset.  Choices studied (see benchmarks/STUDY.md for why):
+Each prints markdown table rows.  Choices studied (see benchmarks/STUDY.md for why):
 element set (all / core / broad gold pathfinders), transform (log10 / clr / ilr, robust scaling),
 per-survey levelling by ``WAMEX_A_NO``, VAE score (recon / rp / enrichment-only), spatial
 smoothing of the score (mean over the k nearest samples, 3x3 mean on grids), and VAE settings.

@@ -75,9 +75,9 @@ def test_runs_every_model_element_set_and_protocol(quick_run):
                 for m in ("pca", "univariate", "univariate+knn8")
                 for p in ("samples", "opengad", "opengad-stratified")}
     assert combos == expected and len(rows) == len(expected)
-    # --target Au keeps the 6 Au pathfinders; "all elements" keeps Fe, Mn, Ni too
+    # --target Au keeps the 4 core Au pathfinders present (Au, As, Sb, Cu); "all elements" all 9
     features = {r["elements"]: r["n_features"] for r in rows}
-    assert features == {"pathfinders": 6, "all elements": 9}
+    assert features == {"pathfinders": 4, "all elements": 9}
     info = report["datasets"]["sed1"]
     assert info["pathfinders"]["n"] == 232 and info["radius_m"] == 2000.0
     assert "Fe" not in info["pathfinders"]["elements"] and "Fe" in info["all elements"]["elements"]
@@ -98,7 +98,7 @@ def test_numbers_are_real_and_carry_their_interval(quick_run):
     assert uni["feature"] == "Au" and uni["auc"] > 0.9 and uni["n_positive"] >= 10
     assert by_key[("pathfinders", "univariate+knn8", "opengad")]["auc"] > 0.8
     assert by_key[("pathfinders", "univariate+knn8", "samples")]["score"].endswith(
-        "mean over 8 nearest neighbours")
+        "mean percentile rank over 8 nearest neighbours")
 
 
 def test_markdown_table_matches_json(quick_run):
@@ -109,7 +109,7 @@ def test_markdown_table_matches_json(quick_run):
     assert len(table) == len(report["rows"])
     first = report["rows"][0]
     assert f"| {first['auc']:.3f} |" in table[0]
-    assert "| sed1 | pathfinders (6) | univariate (Au) | samples |" in text
+    assert "| sed1 | pathfinders (4) | univariate (Au) | samples |" in text
     assert "xinjiang_au" in text  # listed as skipped
     assert f"{report['machine']['nproc']} CPU cores" in text
 

@@ -70,8 +70,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", choices=["vae", "ae", "mcd", "pca", "iforest", "univariate"],
                    help="detector (default vae)")
     g.add_argument("--score", choices=["recon", "enrich", "rp"],
-                   help="VAE / AE score: recon = squared error of the decoded latent mean, "
-                        "enrich = only elements above their reconstruction, "
+                   help="VAE / AE score: enrich = squared error of the elements above their "
+                        "reconstruction (default), recon = both signs, "
                         "rp = reconstruction probability (An & Cho 2015, VAE only)")
     g.add_argument("--seed", type=int, help="one seed for everything (default 0)")
     g.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default cpu")
@@ -85,7 +85,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--validation-fraction", type=float)
     g.add_argument("--n-samples", type=int, metavar="L", help="latent samples for --score rp (50)")
     g.add_argument("--smooth-k", type=int, metavar="K",
-                   help="average each score over its K nearest samples / cells (0 = off)")
+                   help="spatial context: mean percentile rank over the K nearest samples / "
+                        "cells (default 8 samples, 3 x 3 cells; 0 = off)")
 
     g = p.add_argument_group("threshold and validation")
     g.add_argument("--threshold", choices=["percentile", "mad", "ca", "t"],

@@ -18,7 +18,7 @@ import numpy as np
 from .config import MODELS, RunConfig
 from .errors import InputError
 from .pipeline import (PreparedData, build_detector, deposit_labels, prepare, score_description,
-                       threshold_scores, validate_scores)
+                       spatial_context, threshold_scores, validate_scores)
 
 
 @dataclass
@@ -30,6 +30,7 @@ class ModelResult:
     thresholds: object
     metrics: dict | None
     seconds: float
+    description: str = ""
 
 
 @dataclass
@@ -60,7 +61,7 @@ def model_features(model: str, config: RunConfig, data: PreparedData) -> np.ndar
 def run_model(model: str, config: RunConfig, data: PreparedData, labels) -> ModelResult:
     """Fit, score, add spatial context, threshold and validate one detector."""
     cfg = dataclasses.replace(config, model=model,
-                              score=config.score if model in ("vae", "ae") else "recon")
+                              score=config.score if model in ("vae", "ae") else "enrich")
     if model == "ae" and cfg.score == "rp":
         cfg = dataclasses.replace(cfg, score="recon")
     start = time.perf_counter()
@@ -68,17 +69,15 @@ def run_model(model: str, config: RunConfig, data: PreparedData, labels) -> Mode
     detector = build_detector(cfg, data.feature_names)
     detector.fit(X)
     scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)
-    if cfg.smooth_k and cfg.smooth_k > 1:
-        from .grid.neighbours import neighbour_mean
-
-        scores = neighbour_mean(data.metric_x, data.metric_y, scores, cfg.smooth_k)
+    scores = spatial_context(cfg, data, scores)
     seconds = time.perf_counter() - start
     thresholds, classes = threshold_scores(cfg, scores, None if labels is None else labels[0])
     metrics = None
     if labels is not None:
         metrics = validate_scores(cfg, data, scores, labels, thresholds)
-        metrics["score"] = score_description(cfg)
-    return ModelResult(model, cfg, scores, classes, thresholds, metrics, seconds)
+        metrics["score"] = score_description(cfg, detector)
+    return ModelResult(model, cfg, scores, classes, thresholds, metrics, seconds,
+                       score_description(cfg, detector))
 
 
 def comparison_table(results: list[ModelResult]):
@@ -87,7 +86,7 @@ def comparison_table(results: list[ModelResult]):
 
     rows = []
     for r in results:
-        row = {"model": r.model, "score": score_description(r.config)}
+        row = {"model": r.model, "score": r.description or score_description(r.config)}
         for name, m in (r.metrics or {}).get("protocols", {}).items():
             row[f"{name} AUC"] = round(float(m["roc_auc"]), 3)
             if m.get("roc_auc_ci") is not None:

@@ -74,8 +74,9 @@ class RunConfig:
     # --- detect -------------------------------------------------------------------------
     model: str = "vae"
     """Detector: vae | ae (| mcd | pca | iforest | univariate)."""
-    score: str = "recon"
-    """VAE score: recon (error of the decoded latent mean) | rp (An & Cho reconstruction probability)."""
+    score: str = "enrich"
+    """VAE / AE score: enrich (squared error of the elements above their reconstruction from the
+    latent mean) | recon (both signs) | rp (An & Cho reconstruction probability, VAE only)."""
     seed: int = 0
     """One seed for everything: same seed, same scores."""
     device: str = "cpu"
@@ -95,9 +96,9 @@ class RunConfig:
     n_samples: int = 50
     """Latent samples L of the reconstruction probability."""
 
-    smooth_k: int = 0
-    """Spatial context: average each score over its k nearest samples / cells (itself included);
-    0 or 1 = off."""
+    smooth_k: int | None = None
+    """Spatial context: each score becomes the mean percentile rank over its k nearest samples /
+    cells (itself included). None = 8 for samples, 9 (the 3 x 3 window) for grids; 0 = off."""
 
     # --- threshold ----------------------------------------------------------------------
     threshold: str = "percentile"
@@ -201,7 +202,7 @@ def check_config(config: RunConfig) -> None:
     if config.protocols and "opengad-stratified" in config.protocols and not config.stratify_by:
         raise InputError("Protocol opengad-stratified needs --stratify-by COLUMN (the survey or "
                          "lab-batch column, e.g. WAMEX_A_NO).")
-    if config.smooth_k < 0:
+    if config.smooth_k is not None and config.smooth_k < 0:
         raise InputError(f"Option smooth_k = {config.smooth_k} must be 0 (off) or a count of "
                          "neighbours.")
     if config.model == "univariate" and not config.target:

@@ -206,6 +206,22 @@ def metric_coordinates(survey: Survey, notes: list[str]):
 # detect
 
 
+def target_weights(config: RunConfig, feature_names: list[str]) -> list[float] | None:
+    """With --target on element features: the target element weighs as much as all its
+    pathfinders together (it is the commodity itself; they are indirect evidence)."""
+    if not config.target or config.transform == "ilr":
+        return None
+    from .targets import PATHFINDERS, target_element
+
+    if config.target.lower() not in PATHFINDERS:
+        return None
+    target = target_element(config.target, feature_names)
+    if target is None or target.lower() != config.target.lower() or len(feature_names) < 2:
+        return None  # multi-element targets (Fe-poly, Pb-Zn) keep equal weights
+    n_other = len(feature_names) - 1
+    return [1.0 if f == target else 1.0 / n_other for f in feature_names]
+
+
 def build_detector(config: RunConfig, feature_names: list[str]):
     """The configured detector with the options that apply to it."""
     from .detect import make_detector
@@ -217,6 +233,9 @@ def build_detector(config: RunConfig, feature_names: list[str]):
                       seed=config.seed, device=config.device, progress=config.progress)
         if config.batch_size:
             params["batch_size"] = config.batch_size
+        weights = target_weights(config, feature_names)
+        if weights is not None:
+            params["feature_weights"] = weights
         if config.model == "vae":
             params.update(beta=config.beta, n_samples=config.n_samples)
         return make_detector(config.model, **params)
@@ -282,6 +301,27 @@ def median_spacing(x: np.ndarray, y: np.ndarray) -> float:
     d, _ = cKDTree(pts).query(pts, k=2)
     spacing = float(np.median(d[:, 1]))
     return spacing if spacing > 0 else float(np.mean(d[:, 1]) or 1.0)
+
+
+def smoothing_k(config: RunConfig, is_grid: bool) -> int:
+    """The neighbour count of the spatial context: explicit, or 8 samples / the 3 x 3 window."""
+    if config.smooth_k is None:
+        return 9 if is_grid else 8
+    return int(config.smooth_k)
+
+
+def spatial_context(config: RunConfig, data: PreparedData, scores: np.ndarray) -> np.ndarray:
+    """Mean percentile rank over the k nearest samples / cells (label-free; k <= 1: unchanged)."""
+    k = smoothing_k(config, data.survey.is_grid)
+    if k <= 1:
+        return scores
+    from .grid.neighbours import neighbour_rank_mean
+
+    note = (f"Spatial context: each score is the mean percentile rank of the raw score over its "
+            f"{k} nearest {'cells' if data.survey.is_grid else 'samples'} (itself included).")
+    if note not in data.notes:
+        data.notes.append(note)
+    return neighbour_rank_mean(data.metric_x, data.metric_y, scores, k)
 
 
 def default_protocols(config: RunConfig) -> list[str]:
@@ -360,19 +400,14 @@ def run(config: RunConfig | None = None, **options) -> RunResult:
     detector = build_detector(config, data.feature_names)
     detector.fit(data.X)
     scores = np.asarray(detector.anomaly_score(data.X), dtype=np.float64)
-    if config.smooth_k and config.smooth_k > 1:
-        from .grid.neighbours import neighbour_mean
-
-        scores = neighbour_mean(data.metric_x, data.metric_y, scores, config.smooth_k)
-        data.notes.append(f"Scores averaged over each sample's {config.smooth_k} nearest "
-                          "samples / cells (itself included).")
+    scores = spatial_context(config, data, scores)
 
     labels = deposit_labels(config, data) if data.deposits is not None else None
     thresholds, classes = threshold_scores(config, scores, None if labels is None else labels[0])
     metrics = (validate_scores(config, data, scores, labels, thresholds)
                if labels is not None else None)
     if metrics is not None:
-        metrics["score"] = score_description(config)
+        metrics["score"] = score_description(config, detector)
 
     from .export.outputs import write_outputs
 
@@ -384,10 +419,18 @@ def run(config: RunConfig | None = None, **options) -> RunResult:
                      seconds=seconds)
 
 
-def score_description(config: RunConfig) -> str:
-    smooth = (f", mean over {config.smooth_k} nearest neighbours"
-              if config.smooth_k and config.smooth_k > 1 else "")
-    return _score_description(config) + smooth
+def score_description(config: RunConfig, detector=None) -> str:
+    """What the score is, in words; for the univariate model the element actually scored."""
+    if config.model == "univariate" and detector is not None:
+        element = detector.feature_names[detector.feature]
+        base = f"{config.transform}-transformed {element} (univariate)"
+    else:
+        base = _score_description(config)
+    k = smoothing_k(config, False) if config.smooth_k is not None else None
+    smooth = (f", mean percentile rank over {k} nearest neighbours" if k and k > 1 else
+              ", mean percentile rank over the nearest neighbours (8 samples / 3 x 3 cells)"
+              if k is None else "")
+    return base + smooth
 
 
 def _score_description(config: RunConfig) -> str:

@@ -161,7 +161,8 @@ class AutoencoderDetector(DeepDetector):
     def __init__(self, hidden=(24, 12), latent_dim=3, decoder_hidden=None, activation="relu",
                  learning_rate=1e-3, epochs=200, batch_size="auto", validation_fraction=0.1,
                  patience=20, tol=1e-4, score="recon", standardize=True, seed=0, device="cpu",
-                 progress=False):
+                 progress=False, feature_weights=None):
+        self.feature_weights = feature_weights
         self.score = score
         self.hidden = hidden
         self.latent_dim = latent_dim
@@ -201,8 +202,22 @@ class AutoencoderDetector(DeepDetector):
 
     def _score_tensor(self, batch, state=None):
         if self.score == "enrich":  # only enrichment above the reconstruction counts
-            return batch.sub(self.network_(batch)).clamp_min_(0.0).square_().sum(dim=1)
-        return self.network_(batch).sub_(batch).square_().sum(dim=1)
+            return weighted_sum(batch.sub(self.network_(batch)).clamp_min_(0.0).square_(),
+                                self.feature_weights)
+        return weighted_sum(self.network_(batch).sub_(batch).square_(), self.feature_weights)
+
+
+def weighted_sum(per_feature, weights):
+    """Row sums of a (n, d) tensor, each feature times its weight (None = all ones)."""
+    if weights is None:
+        return per_feature.sum(dim=1)
+    import torch
+
+    w = torch.as_tensor(list(weights), dtype=per_feature.dtype, device=per_feature.device)
+    if w.shape[0] != per_feature.shape[1]:
+        raise InputError(f"feature_weights has {w.shape[0]} weights for {per_feature.shape[1]} "
+                         "features.")
+    return per_feature @ w
 
 
 def _standardisation(X: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:

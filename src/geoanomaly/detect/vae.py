@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 
 from ..errors import InputError
-from .autoencoder import DeepDetector
+from .autoencoder import DeepDetector, weighted_sum
 
 #: log-variances (latent and decoder) are clamped to [LOGVAR_MIN, LOGVAR_MAX]: a variance
 #: between 3e-4 and 3e3 on standardised data.  Without the lower bound a feature the decoder
@@ -63,6 +63,9 @@ class VAEDetector(DeepDetector):
     seed : seeds weights, split, shuffling, training noise and "rp" draws; same seed = bitwise
         identical scores on CPU.
     device : "cpu", "cuda" or "auto".
+    feature_weights : None (every feature counts once) or one weight per feature for the
+        "recon" / "enrich" sums; with ``--target`` the pipeline gives the target element half
+        of the total weight and its pathfinders the other half.
     progress : False, True (a tqdm bar per epoch) or ``callable(epoch, epochs, record)``.
 
     Fitted attributes: ``network_``, ``history_`` (per-epoch lists: loss, recon, kl and their
@@ -75,7 +78,9 @@ class VAEDetector(DeepDetector):
     def __init__(self, hidden=(24, 12), latent_dim=3, decoder_hidden=None, activation="relu",
                  decoder_variance="feature", beta=1.0, learning_rate=1e-3, epochs=200,
                  batch_size="auto", validation_fraction=0.1, patience=20, tol=1e-4, score="recon",
-                 n_samples=50, standardize=True, seed=0, device="cpu", progress=False):
+                 n_samples=50, standardize=True, seed=0, device="cpu", progress=False,
+                 feature_weights=None):
+        self.feature_weights = feature_weights
         self.hidden = hidden
         self.latent_dim = latent_dim
         self.decoder_hidden = decoder_hidden
@@ -216,8 +221,9 @@ class VAEDetector(DeepDetector):
         z_mu, _ = self._encode(self.network_, batch)
         x_mu, _ = self._decode(self.network_, z_mu)
         if self.score == "enrich":
-            return batch.sub(x_mu).clamp_min_(0.0).square_().sum(dim=1)
-        return x_mu.sub_(batch).square_().sum(dim=1)  # in place: no extra (n, d) buffers
+            return weighted_sum(batch.sub(x_mu).clamp_min_(0.0).square_(), self.feature_weights)
+        # in place: no extra (n, d) buffers
+        return weighted_sum(x_mu.sub_(batch).square_(), self.feature_weights)
 
     def _negative_log_reconstruction_probability(self, batch, generator):
         """-log( mean_l p(x | z_l) ), z_l ~ q(z|x), in log space (An & Cho 2015)."""

@@ -53,16 +53,16 @@ def run_record(config, data, detector, seconds: float) -> dict:
         },
         "model": {"class": type(detector).__name__, "params": _jsonable(detector.get_params()),
                   "fitted": _fitted_summary(detector)},
-        "metrics_label": score_label(config),
+        "metrics_label": score_label(config, detector),
         "notes": list(data.raw.notes) + list(getattr(data.cleaning, "notes", [])) + list(data.notes),
         "versions": package_versions(),
     }
 
 
-def score_label(config) -> str:
+def score_label(config, detector=None) -> str:
     from ..pipeline import score_description
 
-    return score_description(config)
+    return score_description(config, detector)
 
 
 def _fitted_summary(detector) -> dict:

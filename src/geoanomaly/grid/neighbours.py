@@ -10,6 +10,23 @@ from __future__ import annotations
 import numpy as np
 
 
+def percentile_ranks(scores) -> np.ndarray:
+    """Scores as percentile ranks in (0, 1] (ties share their mean rank)."""
+    from scipy.stats import rankdata
+
+    scores = np.asarray(scores, dtype=np.float64)
+    return rankdata(scores) / scores.size
+
+
+def neighbour_rank_mean(x, y, scores, k: int) -> np.ndarray:
+    """Mean percentile rank over the k nearest neighbours: the default spatial context.
+
+    Ranks first, so that one extreme sample cannot dominate its neighbourhood (reconstruction
+    errors are heavy-tailed); the result is in (0, 1], higher = more anomalous.
+    """
+    return neighbour_mean(x, y, percentile_ranks(scores), k)
+
+
 def neighbour_mean(x, y, scores, k: int) -> np.ndarray:
     """Mean of ``scores`` over each point's ``k`` nearest points (itself included), in metres.
 
