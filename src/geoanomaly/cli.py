@@ -63,7 +63,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="keep exact duplicate samples (dropped by default)")
 
     g = p.add_argument_group("transform")
-    g.add_argument("--transform", choices=["none", "log10", "clr", "ilr"], help="default clr")
+    g.add_argument("--transform", choices=["auto", "none", "log10", "clr", "ilr"],
+                   help="default auto: clr on all elements, log10 on a --target / --elements "
+                        "subset")
     g.add_argument("--scale", choices=["robust", "standard", "none"], help="default robust")
 
     g = p.add_argument_group("model")

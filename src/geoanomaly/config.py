@@ -15,7 +15,7 @@ from .errors import InputError
 
 MODELS = ("vae", "ae", "mcd", "pca", "iforest", "univariate")
 SCORES = {"vae": ("recon", "enrich", "rp"), "ae": ("recon", "enrich")}
-TRANSFORMS = ("none", "log10", "clr", "ilr")
+TRANSFORMS = ("auto", "none", "log10", "clr", "ilr")
 THRESHOLDS = ("percentile", "mad", "ca", "t")
 PROTOCOLS = ("samples", "opengad", "opengad-stratified")
 
@@ -66,8 +66,10 @@ class RunConfig:
     """Elements detected (above the limit, non-zero) in fewer than this fraction of rows are dropped."""
 
     # --- transform ----------------------------------------------------------------------
-    transform: str = "clr"
-    """Log-ratio / log transform before the model: none | log10 | clr | ilr."""
+    transform: str = "auto"
+    """auto | log10 | clr | ilr | none. auto = clr on the full element suite, log10 on a chosen
+    subset (--target / --elements): a clr over a few pathfinders divides by their own geometric
+    mean and so cancels the co-enrichment that marks mineralisation (docs/DESIGN.md)."""
     scale: str = "robust"
     """Per-feature standardisation after the transform: robust | standard | none."""
 

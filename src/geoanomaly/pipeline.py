@@ -113,7 +113,12 @@ def prepare(config: RunConfig) -> PreparedData:
     if config.stratify_by:
         column = meta_column(raw, survey, config.stratify_by, "--stratify-by", raw_rows=True)
         strata = [frozenset(str(v) for v in column[rows]) for rows in report.input_rows()]
-    method = config.transform
+    method = resolve_transform(config)
+    if config.transform == "auto":
+        notes.append(f"Transform {method}: " + (
+            "a chosen subset of elements (log10; a clr over a few pathfinders would cancel "
+            "their common enrichment)." if method == "log10" else
+            "the full element suite (clr: log-ratios to the geometric mean of all elements)."))
     if config.model == "mcd" and method == "clr":
         # clr parts sum to zero, so their covariance is singular; ilr spans the same space with
         # full rank (Mahalanobis distances on ilr equal those on clr with a pseudo-inverse).
@@ -141,6 +146,13 @@ def prepare(config: RunConfig) -> PreparedData:
                         feature_names=list(transformer.feature_names_), deposits=deposits,
                         deposits_inside=inside, metric_x=metric_x, metric_y=metric_y,
                         metric_crs=metric_crs, notes=notes, strata=strata)
+
+
+def resolve_transform(config: RunConfig) -> str:
+    """The transform used: "auto" = log10 on a chosen subset, clr on the full suite."""
+    if config.transform != "auto":
+        return config.transform
+    return "log10" if (config.target or config.elements) else "clr"
 
 
 def select_target_elements(config: RunConfig, survey: Survey, notes: list[str]) -> Survey:
@@ -209,7 +221,7 @@ def metric_coordinates(survey: Survey, notes: list[str]):
 def target_weights(config: RunConfig, feature_names: list[str]) -> list[float] | None:
     """With --target on element features: the target element weighs as much as all its
     pathfinders together (it is the commodity itself; they are indirect evidence)."""
-    if not config.target or config.transform == "ilr":
+    if not config.target or resolve_transform(config) == "ilr":
         return None
     from .targets import PATHFINDERS, target_element
 
@@ -423,7 +435,7 @@ def score_description(config: RunConfig, detector=None) -> str:
     """What the score is, in words; for the univariate model the element actually scored."""
     if config.model == "univariate" and detector is not None:
         element = detector.feature_names[detector.feature]
-        base = f"{config.transform}-transformed {element} (univariate)"
+        base = f"{resolve_transform(config)}-transformed {element} (univariate)"
     else:
         base = _score_description(config)
     k = smoothing_k(config, False) if config.smooth_k is not None else None

@@ -86,7 +86,7 @@ def write_comparison(config, data, results, table, labels) -> list[str]:
             input_files=[str(s) for s in survey.sources], deposits_file=config.deposits,
             n_samples=survey.n, is_grid=survey.is_grid, crs=None if survey.crs is None
             else survey.crs.to_string(), elements=survey.elements, units=survey.units,
-            model=", ".join(r.model for r in results), transform=f"{config.transform}, "
+            model=", ".join(r.model for r in results), transform=f"{data.transformer.method}, "
             f"{config.scale} scaling", threshold_method=config.threshold, seed=config.seed,
             n_deposits=None if data.deposits is None else len(data.deposits.x),
             metrics=metric_rows or None,

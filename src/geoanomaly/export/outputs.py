@@ -236,7 +236,7 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         n_samples=survey.n, is_grid=survey.is_grid,
         grid_shape=(survey.grid.height, survey.grid.width) if survey.is_grid else None,
         crs=record["inputs"]["crs"], elements=survey.elements, units=survey.units,
-        model=config.model, score=record["metrics_label"], transform=f"{config.transform}, "
+        model=config.model, score=record["metrics_label"], transform=f"{data.transformer.method}, "
         f"{config.scale} scaling", threshold_method=thresholds.method, seed=config.seed,
         date=record["geoanomaly_run"]["date"], version=record["versions"]["geoanomaly"],
         summary_extra={"samples / cells read": data.raw.n, "features": len(data.feature_names),
