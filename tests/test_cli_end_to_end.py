@@ -139,3 +139,14 @@ def test_classic_models_through_cli(small_csv, tmp_path, model):
     assert main(["run", str(survey), "--crs", "EPSG:32750", "--deposits", str(deposits),
                  "--out", str(out), "--model", model, "--n-boot", "100"]) == 0
     assert (out / "report.html").is_file()
+
+
+def test_demo_command(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--epochs", "10", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "ROC AUC (samples)" in printed and str(out / "report.html") in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    # the demo's halos are strong: even 10 epochs find them well above chance
+    assert metrics["protocols"]["samples"]["roc_auc"] > 0.75
+    assert (out / "data" / "grid" / "Cu.tif").is_file()

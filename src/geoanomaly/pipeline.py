@@ -460,13 +460,17 @@ def _score_description(config: RunConfig) -> str:
 
 def run_demo(out: str | Path, *, seed: int = 0, epochs: int | None = None,
              progress: bool = True) -> RunResult:
-    """Generate the synthetic demo survey in ``out/data`` and run the default VAE on it."""
+    """Generate the synthetic demo survey in ``out/data`` and run the default VAE on it.
+
+    The demo is a Fe-polymetallic skarn survey with the paper's five elements, so it runs with
+    ``target="Fe-poly"`` as a user of such a survey would.
+    """
     from .demo import write_demo_inputs
 
     out = Path(out)
     paths = write_demo_inputs(out / "data", seed=seed)
     options = dict(sources=[str(paths.grid_dir)], deposits=str(paths.deposits_csv), out=str(out),
-                   seed=seed, progress=progress)
+                   seed=seed, progress=progress, target="Fe-poly")
     if epochs:
         options["epochs"] = epochs
     return run(make_config(**options))
