@@ -9,7 +9,6 @@ every model's scores (scores.csv) and overlaid ROC and success-rate curves go to
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +16,8 @@ import numpy as np
 
 from .config import MODELS, RunConfig
 from .errors import InputError
-from .pipeline import (PreparedData, build_detector, deposit_labels, prepare, score_description,
-                       spatial_context, threshold_scores, validate_scores)
+from .pipeline import (PreparedData, deposit_labels, detect_and_validate, prepare,
+                       score_description)
 
 
 @dataclass
@@ -64,18 +63,9 @@ def run_model(model: str, config: RunConfig, data: PreparedData, labels) -> Mode
                               score=config.score if model in ("vae", "ae") else "enrich")
     if model == "ae" and cfg.score == "rp":
         cfg = dataclasses.replace(cfg, score="recon")
-    start = time.perf_counter()
     X = model_features(model, cfg, data)
-    detector = build_detector(cfg, data.feature_names)
-    detector.fit(X)
-    scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)
-    scores = spatial_context(cfg, data, scores)
-    seconds = time.perf_counter() - start
-    thresholds, classes = threshold_scores(cfg, scores, None if labels is None else labels[0])
-    metrics = None
-    if labels is not None:
-        metrics = validate_scores(cfg, data, scores, labels, thresholds)
-        metrics["score"] = score_description(cfg, detector)
+    detector, scores, thresholds, classes, metrics, seconds = detect_and_validate(
+        cfg, data, labels, X=X)
     return ModelResult(model, cfg, scores, classes, thresholds, metrics, seconds,
                        score_description(cfg, detector))
 

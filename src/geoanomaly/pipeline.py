@@ -399,6 +399,28 @@ def _records(table) -> list[dict]:
 # the whole run
 
 
+def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
+    """Fit and score one detector, add spatial context, threshold, validate (with labels).
+
+    Returns (detector, scores, thresholds, classes, metrics or None, seconds of fit + score +
+    spatial context); ``X`` overrides the shared features (compare gives MCD full-rank ilr
+    features).
+    """
+    start = time.perf_counter()
+    X = data.X if X is None else X
+    detector = build_detector(config, data.feature_names)
+    detector.fit(X)
+    scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)
+    scores = spatial_context(config, data, scores)
+    seconds = time.perf_counter() - start
+    thresholds, classes = threshold_scores(config, scores, None if labels is None else labels[0])
+    metrics = None
+    if labels is not None:
+        metrics = validate_scores(config, data, scores, labels, thresholds)
+        metrics["score"] = score_description(config, detector)
+    return detector, scores, thresholds, classes, metrics, seconds
+
+
 def run(config: RunConfig | None = None, **options) -> RunResult:
     """Run the whole flow. ``geoanomaly.run("survey.csv", out="results", deposits=...)``."""
     if config is None:
@@ -409,17 +431,8 @@ def run(config: RunConfig | None = None, **options) -> RunResult:
         raise InputError("No output folder given: pass out=DIR (--out DIR).")
     start = time.perf_counter()
     data = prepare(config)
-    detector = build_detector(config, data.feature_names)
-    detector.fit(data.X)
-    scores = np.asarray(detector.anomaly_score(data.X), dtype=np.float64)
-    scores = spatial_context(config, data, scores)
-
     labels = deposit_labels(config, data) if data.deposits is not None else None
-    thresholds, classes = threshold_scores(config, scores, None if labels is None else labels[0])
-    metrics = (validate_scores(config, data, scores, labels, thresholds)
-               if labels is not None else None)
-    if metrics is not None:
-        metrics["score"] = score_description(config, detector)
+    detector, scores, thresholds, classes, metrics, _ = detect_and_validate(config, data, labels)
 
     from .export.outputs import write_outputs
 
