@@ -20,7 +20,7 @@ FAST = {"vae": {"epochs": 15, "batch_size": 32}, "ae": {"epochs": 15, "batch_siz
         "iforest": {"n_estimators": 50}}
 SEEDED = ["vae", "ae", "iforest"]
 #: models that save/load to identical scores without refitting
-ROUND_TRIP = ["vae", "ae", "mcd", "pca", "univariate"]
+ROUND_TRIP = ["vae", "ae", "ppca", "mcd", "pca", "univariate"]
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +134,7 @@ def test_isolation_forest_is_saved_as_parameters_and_refitted_on_load(tmp_path):
 
 
 def test_make_detector_names_what_is_valid():
-    with pytest.raises(InputError, match="vae, ae, mcd, pca, iforest, univariate"):
+    with pytest.raises(InputError, match="vae, ae, ppca, mcd, pca, iforest, univariate"):
         make_detector("gan")
     with pytest.raises(InputError, match="'epoch'.*epochs"):
         make_detector("vae", epoch=3)

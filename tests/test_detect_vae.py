@@ -115,7 +115,7 @@ def test_bad_options_are_input_errors():
     with pytest.raises(InputError, match="decoder_variance"):
         VAEDetector(decoder_variance="diag").fit(X)
     with pytest.raises(InputError, match="score"):
-        VAEDetector(score="elbo").fit(X)
+        VAEDetector(score="likelihood").fit(X)
     with pytest.raises(InputError, match="activation"):
         VAEDetector(activation="gelu2").fit(X)
     if not torch.cuda.is_available():

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import MODELS, RunConfig
+from .config import MODELS, SCORES, RunConfig
 from .errors import InputError
 from .pipeline import (PreparedData, deposit_labels, detect_and_validate, prepare,
                        score_description)
@@ -59,15 +59,14 @@ def model_features(model: str, config: RunConfig, data: PreparedData) -> np.ndar
 
 def run_model(model: str, config: RunConfig, data: PreparedData, labels) -> ModelResult:
     """Fit, score, add spatial context, threshold and validate one detector."""
-    cfg = dataclasses.replace(config, model=model,
-                              score=config.score if model in ("vae", "ae") else "enrich")
-    if model == "ae" and cfg.score == "rp":
-        cfg = dataclasses.replace(cfg, score="recon")
+    allowed = SCORES.get(model, ("enrich",))
+    score = config.score if config.score in allowed else "enrich"
+    cfg = dataclasses.replace(config, model=model, score=score)
     X = model_features(model, cfg, data)
     detector, scores, thresholds, classes, metrics, seconds = detect_and_validate(
         cfg, data, labels, X=X)
     return ModelResult(model, cfg, scores, classes, thresholds, metrics, seconds,
-                       score_description(cfg, detector))
+                       score_description(cfg, detector, data.transformer.method))
 
 
 def comparison_table(results: list[ModelResult]):

@@ -12,9 +12,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import InputError
+from .targets import TARGET_ELEMENT_POLICIES
 
-MODELS = ("vae", "ae", "mcd", "pca", "iforest", "univariate")
-SCORES = {"vae": ("recon", "enrich", "rp"), "ae": ("recon", "enrich")}
+MODELS = ("vae", "ae", "ppca", "mcd", "pca", "iforest", "univariate")
+#: scores of the probabilistic models (VAE and its linear twin PPCA); see detect/vae.py
+PROBABILISTIC_SCORES = ("recon", "enrich", "rp", "kl", "enrich-kl", "elbo", "enrich-elbo", "nll",
+                        "combined")
+SCORES = {"vae": PROBABILISTIC_SCORES, "ppca": PROBABILISTIC_SCORES, "ae": ("recon", "enrich")}
 TRANSFORMS = ("auto", "none", "log10", "clr", "ilr")
 THRESHOLDS = ("percentile", "mad", "ca", "t")
 PROTOCOLS = ("samples", "opengad", "opengad-stratified")
@@ -49,6 +53,9 @@ class RunConfig:
     target: str | None = None
     """Target commodity (Au, Cu, Fe-poly, Li, Ni, W, Pb-Zn): picks its pathfinder elements
     (see geoanomaly.targets, each set with its citation) and the univariate model's element."""
+    target_elements: str = "auto"
+    """How --target shapes the features: auto | pathfinders | suite | weighted-suite
+    (geoanomaly.targets.TARGET_ELEMENT_POLICIES says what each keeps and weighs)."""
     level_by: str | None = None
     """Column of survey / lab batch ids: each element is levelled to a common median per batch
     before the transform (for surveys that mix lab methods)."""
@@ -67,18 +74,18 @@ class RunConfig:
 
     # --- transform ----------------------------------------------------------------------
     transform: str = "auto"
-    """auto | log10 | clr | ilr | none. auto = clr on the full element suite, log10 on a chosen
-    subset (--target / --elements): a clr over a few pathfinders divides by their own geometric
-    mean and so cancels the co-enrichment that marks mineralisation (docs/DESIGN.md)."""
+    """auto | log10 | clr | ilr | none. auto = clr on a broad suite (10 elements or more), log10
+    on fewer: a clr over a few pathfinders divides by their own geometric mean and so cancels the
+    co-enrichment that marks mineralisation (docs/DESIGN.md). It follows the data, not the flags."""
     scale: str = "robust"
     """Per-feature standardisation after the transform: robust | standard | none."""
 
     # --- detect -------------------------------------------------------------------------
     model: str = "vae"
-    """Detector: vae | ae (| mcd | pca | iforest | univariate)."""
+    """Detector: vae | ae | ppca (| mcd | pca | iforest | univariate)."""
     score: str = "enrich"
-    """VAE / AE score: enrich (squared error of the elements above their reconstruction from the
-    latent mean) | recon (both signs) | rp (An & Cho reconstruction probability, VAE only)."""
+    """VAE / PPCA score: recon | enrich | rp | kl | enrich-kl | elbo | enrich-elbo | nll |
+    combined (detect/vae.py says what each sees); the AE takes recon | enrich."""
     seed: int = 0
     """One seed for everything: same seed, same scores."""
     device: str = "cpu"
@@ -96,7 +103,7 @@ class RunConfig:
     """Early stopping: epochs without improvement of the held-out loss."""
     validation_fraction: float = 0.1
     n_samples: int = 50
-    """Latent samples L of the reconstruction probability."""
+    """Latent draws L (K) of the sampled scores: rp, elbo, nll."""
 
     smooth_k: int | None = None
     """Spatial context: each score becomes the mean percentile rank over its k nearest samples /
@@ -189,6 +196,7 @@ def check_config(config: RunConfig) -> None:
 
     choice("model", config.model, MODELS)
     choice("transform", config.transform, TRANSFORMS)
+    choice("target_elements", config.target_elements, TARGET_ELEMENT_POLICIES)
     choice("scale", config.scale, ("robust", "standard", "none"))
     choice("threshold", config.threshold, THRESHOLDS)
     choice("device", config.device, ("cpu", "cuda", "auto"))

@@ -113,12 +113,14 @@ def prepare(config: RunConfig) -> PreparedData:
     if config.stratify_by:
         column = meta_column(raw, survey, config.stratify_by, "--stratify-by", raw_rows=True)
         strata = [frozenset(str(v) for v in column[rows]) for rows in report.input_rows()]
-    method = resolve_transform(config)
+    method = resolve_transform(config, len(survey.elements))
     if config.transform == "auto":
         notes.append(f"Transform {method}: " + (
-            "a chosen subset of elements (log10; a clr over a few pathfinders would cancel "
-            "their common enrichment)." if method == "log10" else
-            "the full element suite (clr: log-ratios to the geometric mean of all elements)."))
+            f"{len(survey.elements)} elements, fewer than {MIN_CLR_ELEMENTS} (log10; a clr over "
+            "a few elements would divide by their own geometric mean and cancel their common "
+            "enrichment)." if method == "log10" else
+            f"{len(survey.elements)} elements, a broad suite (clr: log-ratios to the geometric "
+            "mean of all elements)."))
     if config.model == "mcd" and method == "clr":
         # clr parts sum to zero, so their covariance is singular; ilr spans the same space with
         # full rank (Mahalanobis distances on ilr equal those on clr with a pseudo-inverse).
@@ -148,25 +150,42 @@ def prepare(config: RunConfig) -> PreparedData:
                         metric_crs=metric_crs, notes=notes, strata=strata)
 
 
-def resolve_transform(config: RunConfig) -> str:
-    """The transform used: "auto" = log10 on a chosen subset, clr on the full suite."""
+#: A clr needs a broad suite: its reference, the geometric mean of all parts, should stand for
+#: the rock, not for the few elements being looked at (over a handful of pathfinders it cancels
+#: their common enrichment). The "auto" transform follows the data it is given, not the flags.
+MIN_CLR_ELEMENTS = 10
+
+
+def resolve_transform(config: RunConfig, n_elements: int) -> str:
+    """The transform used: "auto" = clr on a broad suite (>= MIN_CLR_ELEMENTS), else log10."""
     if config.transform != "auto":
         return config.transform
-    return "log10" if (config.target or config.elements) else "clr"
+    return "clr" if n_elements >= MIN_CLR_ELEMENTS else "log10"
 
 
 def select_target_elements(config: RunConfig, survey: Survey, notes: list[str]) -> Survey:
-    """With --target (and no --elements): keep the target's pathfinder elements."""
+    """With --target (and no --elements): keep the elements its policy keeps
+    (``--target-elements``, targets.TARGET_ELEMENT_POLICIES)."""
     if not config.target or config.elements:
         return survey
     import dataclasses
 
-    from .targets import select_pathfinders
+    from .targets import resolve_target_policy, select_pathfinders
 
     chosen, missing, citation = select_pathfinders(config.target, survey.elements)
+    policy = resolve_target_policy(config.target_elements, config.target, survey.elements)
     notes.append(f"Target {config.target}: pathfinder elements {', '.join(chosen)}"
                  + (f" (not in the survey after cleaning: {', '.join(missing)})" if missing else "")
                  + f". Source: {citation}")
+    if policy != "pathfinders":
+        why = (" (auto: fewer than half of the target's set survived cleaning)"
+               if config.target_elements == "auto" else "")
+        notes.append(f"Target elements {policy}{why}: the model sees all {len(survey.elements)} "
+                     "elements" + (", the score is weighted towards the pathfinders "
+                                   "(a third on the target element, a third on its other "
+                                   "pathfinders, a third on the rest)."
+                                   if policy == "weighted-suite" else ", weighed equally."))
+        return survey
     return dataclasses.replace(survey, values=survey.values[chosen].copy(),
                                units={e: survey.units.get(e, "") for e in chosen},
                                columns={e: survey.columns.get(e, e) for e in chosen})
@@ -219,19 +238,18 @@ def metric_coordinates(survey: Survey, notes: list[str]):
 
 
 def target_weights(config: RunConfig, feature_names: list[str]) -> list[float] | None:
-    """With --target on element features: the target element weighs as much as all its
-    pathfinders together (it is the commodity itself; they are indirect evidence)."""
-    if not config.target or resolve_transform(config) == "ilr":
+    """Score weights of the features under --target's policy (targets.target_feature_weights);
+    None without a target or on ilr coordinates (not elements)."""
+    if not config.target or config.transform == "ilr":
         return None
-    from .targets import PATHFINDERS, target_element
+    from .targets import PATHFINDERS, resolve_target_policy, target_feature_weights
 
     if config.target.lower() not in PATHFINDERS:
         return None
-    target = target_element(config.target, feature_names)
-    if target is None or target.lower() != config.target.lower() or len(feature_names) < 2:
-        return None  # multi-element targets (Fe-poly, Pb-Zn) keep equal weights
-    n_other = len(feature_names) - 1
-    return [1.0 if f == target else 1.0 / n_other for f in feature_names]
+    policy = resolve_target_policy(config.target_elements, config.target, feature_names)
+    if config.elements:
+        policy = "pathfinders" if policy != "suite" else policy
+    return target_feature_weights(policy, config.target, list(feature_names))
 
 
 def build_detector(config: RunConfig, feature_names: list[str]):
@@ -251,6 +269,13 @@ def build_detector(config: RunConfig, feature_names: list[str]):
         if config.model == "vae":
             params.update(beta=config.beta, n_samples=config.n_samples)
         return make_detector(config.model, **params)
+    if config.model == "ppca":
+        params = dict(score=config.score, latent_dim=config.latent_dim, seed=config.seed,
+                      n_samples=config.n_samples)
+        weights = target_weights(config, feature_names)
+        if weights is not None:
+            params["feature_weights"] = weights
+        return make_detector("ppca", **params)
     if config.model in ("mcd", "iforest"):
         return make_detector(config.model, seed=config.seed)
     if config.model == "pca":
@@ -417,7 +442,7 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
     metrics = None
     if labels is not None:
         metrics = validate_scores(config, data, scores, labels, thresholds)
-        metrics["score"] = score_description(config, detector)
+        metrics["score"] = score_description(config, detector, data.transformer.method)
     return detector, scores, thresholds, classes, metrics, seconds
 
 
@@ -444,11 +469,12 @@ def run(config: RunConfig | None = None, **options) -> RunResult:
                      seconds=seconds)
 
 
-def score_description(config: RunConfig, detector=None) -> str:
+def score_description(config: RunConfig, detector=None, transform: str | None = None) -> str:
     """What the score is, in words; for the univariate model the element actually scored."""
     if config.model == "univariate" and detector is not None:
         element = detector.feature_names[detector.feature]
-        base = f"{resolve_transform(config)}-transformed {element} (univariate)"
+        base = f"{transform or 'transformed'}{'-transformed' if transform else ''} {element} " \
+               "(univariate)"
     else:
         base = _score_description(config)
     k = smoothing_k(config, False) if config.smooth_k is not None else None
@@ -459,12 +485,22 @@ def score_description(config: RunConfig, detector=None) -> str:
 
 
 def _score_description(config: RunConfig) -> str:
-    if config.model in ("vae", "ae"):
-        name = "VAE" if config.model == "vae" else "autoencoder"
+    if config.model in ("vae", "ae", "ppca"):
+        name = {"vae": "VAE", "ae": "autoencoder", "ppca": "PPCA"}[config.model]
+        L = config.n_samples
         return {"recon": f"{name} reconstruction error of the decoded latent mean",
                 "enrich": f"{name} enrichment-only reconstruction error (elements above their "
                           "reconstruction)",
-                "rp": f"VAE -log reconstruction probability (An & Cho 2015, L={config.n_samples})"
+                "rp": f"{name} -log reconstruction probability (An & Cho 2015, L={L})",
+                "kl": f"{name} latent KL divergence from the prior",
+                "enrich-kl": f"{name} latent KL divergence, signed by the side of the "
+                             "background it lies on (enriched positive)",
+                "elbo": f"{name} negative ELBO (L={L})",
+                "enrich-elbo": f"{name} one-sided negative ELBO (enrichment above the "
+                               "reconstruction + KL of an enriched latent code)",
+                "nll": f"{name} importance-weighted -log p(x) (K={L})",
+                "combined": f"{name} larger training rank of the enrichment-only error and "
+                            "the signed latent KL",
                 }[config.score]
     return {"mcd": "robust Mahalanobis distance (MCD)",
             "pca": "PCA reconstruction error", "iforest": "Isolation Forest anomaly score",

@@ -8,6 +8,7 @@ well-established associations; pass ``--elements`` to choose your own.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .errors import InputError
@@ -103,3 +104,56 @@ def target_element(target: str, available: list[str]) -> str | None:
             if alias in available:
                 return alias
     return None
+
+
+#: How ``--target`` shapes the features (``--target-elements``):
+#: "pathfinders" keeps only the target's pathfinder elements; "suite" keeps every element and
+#: weighs them equally (the target then only names the univariate element); "weighted-suite"
+#: keeps every element, so the model learns the background from the whole suite, and weighs the
+#: score towards the target: a third on the target element, a third shared by its other
+#: pathfinders, a third shared by the rest; "auto" is "pathfinders" when the survey has at least
+#: half of the target's set, and "weighted-suite" when the set is thin.
+TARGET_ELEMENT_POLICIES = ("auto", "pathfinders", "suite", "weighted-suite")
+
+
+def pathfinder_members(target: str, available: list[str]) -> list[str]:
+    """The elements of ``available`` that belong to the target's pathfinder set (by alias)."""
+    names = {alias for element in pathfinder_set(target).elements
+             for alias in ALIASES.get(element, (element,))}
+    return [a for a in available if a in names]
+
+
+def resolve_target_policy(policy: str, target: str, available: list[str]) -> str:
+    """The policy in force: "auto" becomes "pathfinders" when at least half of the target's set
+    (and at least two elements) survived cleaning, otherwise "weighted-suite"."""
+    if policy != "auto":
+        return policy
+    size = len(pathfinder_set(target).elements)
+    present = len(pathfinder_members(target, available))
+    return "pathfinders" if present >= max(2, math.ceil(size / 2)) else "weighted-suite"
+
+
+def target_feature_weights(policy: str, target: str, features: list[str]) -> list[float] | None:
+    """Score weights of ``features`` under a resolved policy (None = all equal).
+
+    "pathfinders": a single-element target weighs as much as all its other pathfinders together
+    (it is the commodity itself; they are indirect evidence); multi-element targets (Fe-poly,
+    Pb-Zn) keep equal weights. "weighted-suite": thirds as in TARGET_ELEMENT_POLICIES (halves
+    for a multi-element target: its set, then the rest); an empty group passes its share on.
+    """
+    if policy == "suite" or target.lower() not in PATHFINDERS or len(features) < 2:
+        return None
+    element = target_element(target, features)
+    single = element is not None and element.lower() == target.lower()
+    members = set(pathfinder_members(target, features))
+    if single:
+        groups = [[element], [f for f in features if f in members and f != element]]
+    else:
+        groups = [[f for f in features if f in members]]
+    if policy == "weighted-suite":
+        groups.append([f for f in features if f not in members])
+    elif not single:
+        return None
+    groups = [g for g in groups if g]
+    weights = {f: 1.0 / (len(groups) * len(g)) for g in groups for f in g}
+    return [weights.get(f, 0.0) for f in features]

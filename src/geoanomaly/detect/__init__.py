@@ -10,11 +10,13 @@ from ..errors import InputError
 from .autoencoder import AutoencoderDetector
 from .base import Detector, check_matrix
 from .classic import IsolationForestDetector, MCDDetector, PCADetector, UnivariateDetector
+from .ppca import PPCADetector
 from .vae import VAEDetector
 
 DETECTORS: dict[str, type[Detector]] = {
     "vae": VAEDetector,
     "ae": AutoencoderDetector,
+    "ppca": PPCADetector,
     "mcd": MCDDetector,
     "pca": PCADetector,
     "iforest": IsolationForestDetector,
@@ -36,5 +38,5 @@ def make_detector(name: str, **params) -> Detector:
 
 
 __all__ = ["DETECTORS", "Detector", "make_detector", "check_matrix", "VAEDetector",
-           "AutoencoderDetector", "MCDDetector", "PCADetector", "IsolationForestDetector",
+           "AutoencoderDetector", "PPCADetector", "MCDDetector", "PCADetector", "IsolationForestDetector",
            "UnivariateDetector"]

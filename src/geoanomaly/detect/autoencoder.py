@@ -208,14 +208,15 @@ class AutoencoderDetector(DeepDetector):
 
 
 def weighted_sum(per_feature, weights):
-    """Row sums of a (n, d) tensor, each feature times its weight (None = all ones)."""
+    """Sums over the last (feature) axis of a (..., d) tensor, each feature times its weight
+    (None = all ones)."""
     if weights is None:
-        return per_feature.sum(dim=1)
+        return per_feature.sum(dim=-1)
     import torch
 
     w = torch.as_tensor(list(weights), dtype=per_feature.dtype, device=per_feature.device)
-    if w.shape[0] != per_feature.shape[1]:
-        raise InputError(f"feature_weights has {w.shape[0]} weights for {per_feature.shape[1]} "
+    if w.shape[0] != per_feature.shape[-1]:
+        raise InputError(f"feature_weights has {w.shape[0]} weights for {per_feature.shape[-1]} "
                          "features.")
     return per_feature @ w
 

@@ -32,6 +32,13 @@ def check_matrix(X, *, n_features: int | None = None, name: str = "X") -> np.nda
     return X
 
 
+def training_rank(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Percentile rank in [0, 1] of ``values`` within the sorted ``reference`` scores (the
+    training distribution), interpolated between order statistics at (i + 0.5) / n."""
+    n = len(reference)
+    return np.interp(values, reference, (np.arange(n) + 0.5) / n, left=0.0, right=1.0)
+
+
 class Detector(BaseEstimator):
     """Base class: subclasses implement ``fit`` and ``anomaly_score``."""
 

@@ -5,27 +5,50 @@ Gaussian over the d features.  Loss: the negative ELBO, Gaussian negative log-li
 ``beta`` times KL(q(z|x) || N(0, I)).  The KL term is really on (beta=1 by default): some other
 libraries clamp it to a zero "capacity" and so train a noisy plain autoencoder (METHODS.md, 4).
 
-Two scores, both higher = more anomalous:
+Scores, all higher = more anomalous, all deterministic for a seed (draws come from a generator
+seeded with ``seed`` at every call).  Two kinds of anomaly need two kinds of evidence
+(../shared/METHODS.md 2b): a sample OFF the background structure the network learned is
+reconstructed badly (reconstruction scores); a sample far out ALONG it (every pathfinder
+enriched in its usual proportions) is reconstructed well but its latent code lies far from the
+prior (latent scores).
 
-* ``"recon"`` (default): squared reconstruction error of the decoded latent *mean*, summed over
-  features; deterministic, no sampling.
-* ``"enrich"``: like "recon" but only features *above* their reconstruction count
-  (sum of max(0, x - x_hat)^2): mineralisation shows as enrichment of pathfinder elements, and
-  a score that rewards depletion as much dilutes it (docs/DESIGN.md, "Choices").
-* ``"rp"``: reconstruction probability of An & Cho (2015): ``-log mean_l p(x | mu_x_l,
-  sigma_x_l)`` over ``n_samples`` latent draws, computed with log-sum-exp so that far outliers
-  give large finite scores instead of ``-log 0``.  The draws come from a generator seeded with
-  ``seed`` at every call, so the score is repeatable.
+* ``"recon"``: squared error of the decoded latent *mean*, summed over features.
+* ``"enrich"``: the same over the features *above* their reconstruction only
+  (sum of max(0, x - x_hat)^2): mineralisation shows as enrichment (docs/DESIGN.md, "Choices").
+* ``"rp"``: reconstruction probability of An & Cho (2015), ``-log mean_l p(x | z_l)`` over
+  ``n_samples`` latent draws, in log space.
+* ``"kl"``: KL(q(z|x) || N(0, I)), the latent-space extremeness, in nats.
+* ``"enrich-kl"``: the KL with the sign of the shift it stands for: positive when the decoded
+  latent mean lies above the background (the decoded prior mean, z = 0) in the weighted sum of
+  features, negative when below -- a sample far out along the structure on the *depleted* side
+  is not what exploration looks for.
+* ``"elbo"``: the negative ELBO, E_q[-log p(x|z)] + KL, expectation over ``n_samples`` draws.
+* ``"enrich-elbo"``: the one-sided ELBO: the Gaussian negative log-likelihood (in nats, with the
+  decoder's variance) of the features above their reconstruction, plus the KL of an enriched
+  latent code (max(0, enrich-kl)).  Both terms are nats of one model, so neither kind of
+  anomaly needs a hand-set weight against the other.
+* ``"nll"``: importance-weighted -log p(x) (Burda et al. 2016) with ``n_samples`` draws from
+  q(z|x): the density of the sample under the model, blind to the sign of a shift.
+* ``"combined"``: the larger of the percentile ranks of "enrich" and "enrich-kl", each rank taken
+  against that score's distribution on the training rows (stored at fit): scale-free, and high
+  when EITHER kind of anomaly is (a mean of ranks would halve a one-kind anomaly).
 
-Both are computed on standardised features (see ``standardize``).
+Likelihood-based scores (elbo, enrich-elbo, nll, rp) weigh each feature's log-likelihood by
+``feature_weights`` normalised to mean 1, so weighting elements does not change the balance of
+likelihood against KL.  All scores are computed on standardised features (see ``standardize``).
 """
 
 from __future__ import annotations
 
+import copy
 import math
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError
 from .autoencoder import DeepDetector, weighted_sum
+from .base import training_rank
 
 #: log-variances (latent and decoder) are clamped to [LOGVAR_MIN, LOGVAR_MAX]: a variance
 #: between 3e-4 and 3e3 on standardised data.  Without the lower bound a feature the decoder
@@ -34,7 +57,9 @@ LOGVAR_MIN, LOGVAR_MAX = -8.0, 8.0
 
 _LOG_2PI = math.log(2.0 * math.pi)
 DECODER_VARIANCES = ("feature", "unit", "sample")
-SCORES = ("recon", "rp", "enrich")
+SCORES = ("recon", "enrich", "rp", "kl", "enrich-kl", "elbo", "enrich-elbo", "nll", "combined")
+#: scores that draw latent samples (memory per scored row grows with n_samples)
+SAMPLED_SCORES = ("rp", "elbo", "nll")
 
 
 class VAEDetector(DeepDetector):
@@ -58,7 +83,9 @@ class VAEDetector(DeepDetector):
     validation_fraction, patience, tol : a seeded held-out fraction for early stopping; stop
         after ``patience`` epochs without a relative improvement of ``tol`` (None = never stop
         early); the best epoch's weights are restored.
-    score : "recon", "enrich" or "rp" (see the module docstring); ``n_samples`` latent draws for "rp".
+    score : one of ``SCORES`` (see the module docstring); ``n_samples`` latent draws for the
+        sampled scores ("rp", "elbo", "nll").  The score is used only when scoring, so one
+        fitted detector can be scored several ways (``set_params(score=...)``).
     standardize : centre and scale features with the training mean/std inside the detector.
     seed : seeds weights, split, shuffling, training noise and "rp" draws; same seed = bitwise
         identical scores on CPU.
@@ -70,7 +97,9 @@ class VAEDetector(DeepDetector):
 
     Fitted attributes: ``network_``, ``history_`` (per-epoch lists: loss, recon, kl and their
     ``val_`` versions), ``n_epochs_``, ``best_epoch_`` (1-based), ``kl_`` (mean KL in nats over
-    all fitted rows with the restored weights), ``mean_``, ``scale_``, ``n_features_in_``.
+    all fitted rows with the restored weights), ``mean_``, ``scale_``, ``n_features_in_``,
+    ``train_enrich_`` and ``train_enrich_kl_`` (sorted training scores: the reference
+    distributions of "combined").
     """
 
     name = "vae"
@@ -189,41 +218,123 @@ class VAEDetector(DeepDetector):
         return recon + float(self.beta) * kl, {"recon": recon.detach(), "kl": kl.detach()}
 
     def _after_fit(self, Z) -> None:
+        """Mean KL, and the training distributions of the two parts of "combined"."""
         import torch
 
         from . import torch_training as tt
 
-        total = 0.0
+        kl, enrich, enrich_kl = [], [], []
         with torch.inference_mode():
             for start in range(0, Z.shape[0], tt.SCORE_CHUNK_ROWS):
-                mu, logvar = self._encode(self.network_, Z[start:start + tt.SCORE_CHUNK_ROWS])
-                total += float(self._kl_to_standard_normal(mu, logvar).double().sum())
-        self.kl_ = total / Z.shape[0]
+                batch = Z[start:start + tt.SCORE_CHUNK_ROWS]
+                kl.append(self._latent(batch)[2].double())
+                enrich.append(self._score_named(batch, "enrich", None).double())
+                enrich_kl.append(self._score_named(batch, "enrich-kl", None).double())
+        self.kl_ = float(torch.cat(kl).sum()) / Z.shape[0]
+        self.train_enrich_ = np.sort(torch.cat(enrich).cpu().numpy())
+        self.train_enrich_kl_ = np.sort(torch.cat(enrich_kl).cpu().numpy())
 
     # -- scoring ------------------------------------------------------------------------------
+    def anomaly_score(self, X) -> np.ndarray:
+        """One score per row (``score``); "combined" takes the larger of two training ranks."""
+        if self.score != "combined":
+            return super().anomaly_score(X)
+        check_is_fitted(self, "train_enrich_")
+        ranks = [training_rank(reference, self._with_score(part).anomaly_score(X))
+                 for part, reference in (("enrich", self.train_enrich_),
+                                         ("enrich-kl", self.train_enrich_kl_))]
+        return np.maximum(ranks[0], ranks[1])
+
+    def _with_score(self, score):
+        """A shallow copy of this fitted detector that scores with ``score``."""
+        other = copy.copy(self)
+        other.score = score
+        return other
+
     def _scoring_state(self, device):
-        """The "rp" draws restart from ``seed`` at every call: same input, same scores."""
+        """The draws restart from ``seed`` at every call: same input, same scores."""
         from . import torch_training as tt
 
-        return tt.make_generator(int(self.seed), device) if self.score == "rp" else None
+        return tt.make_generator(int(self.seed), device) if self.score in SAMPLED_SCORES else None
 
     def _score_chunk_rows(self) -> int:
         from . import torch_training as tt
 
-        if self.score == "rp":  # the L draws multiply the activations by n_samples
+        if self.score in SAMPLED_SCORES:  # the L draws multiply the activations by n_samples
             return max(16, tt.SCORE_CHUNK_ROWS // int(self.n_samples))
         return tt.SCORE_CHUNK_ROWS
 
     def _score_tensor(self, batch, generator=None):
         """Standardised float32 rows -> one score per row (higher = more anomalous)."""
-        if self.score == "rp":
+        return self._score_named(batch, self.score, generator)
+
+    def _latent(self, batch):
+        """(mu, log-variance, KL) of q(z|x) per row."""
+        z_mu, z_logvar = self._encode(self.network_, batch)
+        return z_mu, z_logvar, self._kl_to_standard_normal(z_mu, z_logvar)
+
+    def _likelihood_weights(self) -> list[float] | None:
+        """Per-feature weights of the log-likelihood, normalised to mean 1 (None = all 1)."""
+        if self.feature_weights is None:
+            return None
+        w = [float(v) for v in self.feature_weights]
+        return [v * len(w) / sum(w) for v in w]
+
+    def _score_named(self, batch, score, generator):
+        if score == "rp":
             return self._negative_log_reconstruction_probability(batch, generator)
-        z_mu, _ = self._encode(self.network_, batch)
-        x_mu, _ = self._decode(self.network_, z_mu)
-        if self.score == "enrich":
+        if score in ("elbo", "nll"):
+            return self._sampled_bound(batch, generator, importance_weighted=score == "nll")
+        z_mu, z_logvar, kl = self._latent(batch)
+        if score == "kl":
+            return kl
+        x_mu, x_logvar = self._decode(self.network_, z_mu)
+        if score == "recon":  # in place: no extra (n, d) buffers
+            return weighted_sum(x_mu.sub_(batch).square_(), self.feature_weights)
+        if score == "enrich":
             return weighted_sum(batch.sub(x_mu).clamp_min_(0.0).square_(), self.feature_weights)
-        # in place: no extra (n, d) buffers
-        return weighted_sum(x_mu.sub_(batch).square_(), self.feature_weights)
+        signed_kl = self._enrichment_sign(x_mu) * kl
+        if score == "enrich-kl":
+            return signed_kl
+        if score == "enrich-elbo":
+            excess = batch.sub(x_mu).clamp_min_(0.0).square_().mul_((-x_logvar).exp())
+            return 0.5 * weighted_sum(excess, self._likelihood_weights()) \
+                + signed_kl.clamp_min(0.0)
+        raise InputError(f"score={score!r} is not known; use one of {', '.join(SCORES)}.")
+
+    def _enrichment_sign(self, x_mu):
+        """+1 where the decoded latent mean lies above the decoded prior mean (z = 0) in the
+        weighted sum of features, -1 below: the side of the background a latent shift is on."""
+        import torch
+
+        origin = torch.zeros((1, int(self.latent_dim)), dtype=x_mu.dtype, device=x_mu.device)
+        background, _ = self._decode(self.network_, origin)
+        return weighted_sum(x_mu - background, self.feature_weights).sign()
+
+    def _sampled_bound(self, batch, generator, importance_weighted: bool):
+        """Negative ELBO (mean over draws) or importance-weighted -log p(x) (log-mean-exp)."""
+        import torch
+
+        n_draws = int(self.n_samples)
+        z_mu, z_logvar, kl = self._latent(batch)
+        eps = torch.randn((n_draws, *z_mu.shape), generator=generator, device=z_mu.device,
+                          dtype=z_mu.dtype)
+        z = z_mu + (0.5 * z_logvar).exp() * eps                          # (L, n, latent)
+        x_mu, x_logvar = self._decode(self.network_, z)                  # (L, n, d)
+        log_px = self._weighted_log_likelihood(batch, x_mu, x_logvar)     # (L, n)
+        if not importance_weighted:
+            return -log_px.mean(dim=0) + kl
+        log_prior = -0.5 * (z.square() + _LOG_2PI).sum(dim=-1)
+        log_q = -0.5 * (eps.square() + _LOG_2PI + z_logvar).sum(dim=-1)
+        return -(torch.logsumexp(log_px + log_prior - log_q, dim=0) - math.log(n_draws))
+
+    def _weighted_log_likelihood(self, batch, x_mu, x_logvar):
+        """sum_j w_j log N(x_j; mu_j, exp(logvar_j)), weights normalised to mean 1."""
+        weights = self._likelihood_weights()
+        if weights is None:
+            return self._gaussian_log_likelihood(batch, x_mu, x_logvar)
+        per_feature = -0.5 * (_LOG_2PI + x_logvar + (batch - x_mu).square() * (-x_logvar).exp())
+        return weighted_sum(per_feature, weights)
 
     def _negative_log_reconstruction_probability(self, batch, generator):
         """-log( mean_l p(x | z_l) ), z_l ~ q(z|x), in log space (An & Cho 2015)."""
@@ -235,15 +346,23 @@ class VAEDetector(DeepDetector):
                           dtype=z_mu.dtype)
         z = z_mu + (0.5 * z_logvar).exp() * eps                     # (L, n, latent)
         x_mu, x_logvar = self._decode(self.network_, z)             # (L, n, d)
-        log_p = self._gaussian_log_likelihood(batch, x_mu, x_logvar)  # (L, n)
+        log_p = self._weighted_log_likelihood(batch, x_mu, x_logvar)  # (L, n)
         return -(torch.logsumexp(log_p, dim=0) - math.log(n_draws))
 
     # -- persistence ----------------------------------------------------------------------------
     def _fitted_state(self):
+        import torch
+
         scalars, tensors = super()._fitted_state()
         scalars["kl_"] = float(self.kl_)
+        tensors["train_enrich_"] = torch.from_numpy(np.ascontiguousarray(self.train_enrich_))
+        tensors["train_enrich_kl_"] = torch.from_numpy(np.ascontiguousarray(self.train_enrich_kl_))
         return scalars, tensors
 
     def _restore_state(self, scalars, tensors) -> None:
         super()._restore_state(scalars, tensors)
         self.kl_ = float(scalars["kl_"])
+        for name in ("train_enrich_", "train_enrich_kl_"):
+            if name in tensors:  # models saved before "combined" existed lack them
+                setattr(self, name, tensors[name].numpy().astype(np.float64))
+
