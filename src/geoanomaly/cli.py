@@ -47,6 +47,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--target", metavar="COMMODITY",
                    help="Au, Cu, Fe-poly, Li, Ni, W or Pb-Zn: use its pathfinder elements "
                         "(cited in the report) and its element for --model univariate")
+    g.add_argument("--target-elements", choices=["auto", "pathfinders", "suite", "weighted-suite"],
+                   help="what --target keeps: its pathfinders only, the whole suite, or the whole "
+                        "suite with the score weighted towards the pathfinders; auto (default) = "
+                        "pathfinders when at least half of the set survived cleaning, else "
+                        "weighted-suite")
     g.add_argument("--level-by", metavar="COLUMN",
                    help="survey / lab-batch column: level each element per batch before the "
                         "transform (mixed lab methods)")
@@ -64,17 +69,34 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("transform")
     g.add_argument("--transform", choices=["auto", "none", "log10", "clr", "ilr"],
-                   help="default auto: clr on all elements, log10 on a --target / --elements "
-                        "subset")
+                   help="default auto: clr on a broad suite (10 elements or more), log10 on "
+                        "fewer")
     g.add_argument("--scale", choices=["robust", "standard", "none"], help="default robust")
 
     g = p.add_argument_group("model")
-    g.add_argument("--model", choices=["vae", "ae", "mcd", "pca", "iforest", "univariate"],
-                   help="detector (default vae)")
-    g.add_argument("--score", choices=["recon", "enrich", "rp"],
-                   help="VAE / AE score: enrich = squared error of the elements above their "
-                        "reconstruction (default), recon = both signs, "
-                        "rp = reconstruction probability (An & Cho 2015, VAE only)")
+    g.add_argument("--model", metavar="NAME",
+                   help="detector: vae (default), ae, ppca (probabilistic PCA, the VAE's linear "
+                        "twin), mcd, pca, iforest or univariate; several joined by + are fused "
+                        "(e.g. vae+mcd: the mean of their percentile ranks)")
+    g.add_argument("--ensemble", type=int, metavar="N",
+                   help="fit N members of each seeded model (vae, ae, iforest) with seeds "
+                        "SEED .. SEED+N-1; score = mean percentile rank, score_std and "
+                        "uncertainty.tif = their spread (default 1)")
+    g.add_argument("--ensemble-architectures", metavar="LIST",
+                   help="hidden layers the vae / ae members cycle through, e.g. 24-12,32-16 "
+                        "(needs --ensemble at least their number)")
+    g.add_argument("--fusion-weights", type=_float_list, metavar="LIST",
+                   help="weights of the detectors of a fused --model, e.g. 2,1 (normalised; "
+                        "default equal)")
+    g.add_argument("--score", choices=["recon", "enrich", "rp", "kl", "enrich-kl", "elbo",
+                                       "enrich-elbo", "nll", "combined"],
+                   help="VAE / PPCA score. Off the background structure: recon (squared "
+                        "reconstruction error), enrich (only elements above their "
+                        "reconstruction), rp (An & Cho reconstruction probability). Along it: "
+                        "kl (latent KL from the prior), enrich-kl (the same, signed: enriched "
+                        "side positive). Both: elbo (negative ELBO), nll (importance-weighted "
+                        "-log p(x)), enrich-elbo (one-sided ELBO), combined (larger rank of "
+                        "enrich and enrich-kl). The AE takes recon or enrich.")
     g.add_argument("--seed", type=int, help="one seed for everything (default 0)")
     g.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default cpu")
     g.add_argument("--hidden", type=_int_list, metavar="LIST", help="hidden layers, default 24,12")
@@ -85,7 +107,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--learning-rate", type=float)
     g.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 20)")
     g.add_argument("--validation-fraction", type=float)
-    g.add_argument("--n-samples", type=int, metavar="L", help="latent samples for --score rp (50)")
+    g.add_argument("--n-samples", type=int, metavar="L",
+                   help="latent draws of the sampled scores rp, elbo, nll (50)")
     g.add_argument("--smooth-k", type=int, metavar="K",
                    help="spatial context: mean percentile rank over the K nearest samples / "
                         "cells (default 8 samples, 3 x 3 cells; 0 = off)")
@@ -141,9 +164,37 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("sources", nargs="*", metavar="SOURCE")
     comp.add_argument("--out", metavar="DIR", help="output folder (required)")
     comp.add_argument("--models", type=_csv_list, metavar="LIST", default=None,
-                      help="detectors to compare (default vae,ae,mcd,pca,iforest, plus "
+                      help="detectors to compare (default vae,ppca,ae,mcd,pca,iforest, plus "
                            "univariate with --target)")
     _add_run_options(comp)
+
+    study = sub.add_parser(
+        "study", help="the paper's parameter experiments: fit a grid of VAE configurations "
+        "with several seeds and choose one label-free",
+        description="Read, clean and transform once; fit every architecture of the grid once "
+                    "per seed on a fixed 90 %% of the rows and score it in every way of the "
+                    "grid; judge each configuration by the validation -ELBO, the stability "
+                    "across seeds and the spatial coherence (Moran's I) of its scores; write "
+                    "study.csv, study.html and chosen.yaml (for geoanomaly run --config). "
+                    "Deposits, when given, only add AUCs for information, unless "
+                    "--select-by blocked-auc.")
+    study.add_argument("sources", nargs="*", metavar="SOURCE")
+    study.add_argument("--out", metavar="DIR", help="output folder (required)")
+    study.add_argument("--grid", metavar="FILE.yaml", dest="study_grid",
+                       help="custom grid (architectures, scores, ...; format in "
+                            "geoanomaly.study); default: the documented 8 architectures x 7 "
+                            "scores")
+    study.add_argument("--seeds", type=int, metavar="N", dest="study_seeds", default=3,
+                       help="fits per architecture, seeds SEED .. SEED+N-1 (default 3)")
+    study.add_argument("--select-by", choices=["label-free", "blocked-auc"],
+                       dest="study_select_by", default="label-free",
+                       help="label-free (default): stability, validation -ELBO, Moran's I; "
+                            "blocked-auc: DEPOSITS choose, by spatially blocked cross-validated "
+                            "AUC (every output says so)")
+    study.add_argument("--jobs", type=int, metavar="N", dest="study_jobs", default=None,
+                       help="fits run at once in N processes (default 2, 1 on a one-core "
+                            "machine; the results do not depend on N)")
+    _add_run_options(study)
 
     demo = sub.add_parser("demo", help="generate the synthetic demo survey and run the VAE on it")
     demo.add_argument("--out", metavar="DIR", default="demo-out", help="output folder (demo-out)")
@@ -174,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_compare(args)
         if args.command == "demo":
             return _cmd_demo(args)
+        if args.command == "study":
+            return _cmd_study(args)
     except InputError as exc:
         if args.debug:
             raise
@@ -221,8 +274,41 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if not config.sources:
         raise InputError("No survey given: name a table of samples or GeoTIFF files.")
     if models is None:
-        models = ["vae", "ae", "mcd", "pca", "iforest"] + (["univariate"] if config.target else [])
+        models = ["vae", "ppca", "ae", "mcd", "pca", "iforest"] + (
+            ["univariate"] if config.target else [])
     print(compare(config, models).summary())
+    return 0
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from .config import load_config_file, make_config
+    from .errors import InputError
+    from .study import run_study
+
+    base = load_config_file(args.config) if args.config else {}
+    options = _run_options(args)
+    grid = options.pop("study_grid", None)
+    seeds = options.pop("study_seeds", 3)
+    select_by = options.pop("study_select_by", "label-free")
+    jobs = options.pop("study_jobs", None)
+    if not options.get("sources"):
+        options.pop("sources", None)
+    show = options.pop("progress", None) is not False
+    set_by_grid = [k for k in ("hidden", "latent_dim", "beta", "learning_rate", "score")
+                   if k in options]
+    config = make_config(base, **options)
+    if not config.sources:
+        raise InputError("No survey given: name a table of samples or GeoTIFF files, "
+                         "e.g. geoanomaly study samples.csv --out study.")
+    if not config.out:
+        raise InputError("No output folder given: add --out DIR.")
+    if set_by_grid:
+        print("geoanomaly study: the grid sets " + ", ".join(
+            "--" + k.replace("_", "-") for k in set_by_grid) + "; the value given is ignored "
+            "(use --grid FILE.yaml).", file=sys.stderr)
+    log = (lambda line: print(line, file=sys.stderr, flush=True)) if show else None
+    print(run_study(config, grid=grid, seeds=seeds, select_by=select_by, log=log,
+                    jobs=jobs).summary())
     return 0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import MODELS, SCORES, RunConfig
+from .config import MODELS, SCORES, SEEDED_MODELS, RunConfig, check_model, model_parts
 from .errors import InputError
 from .pipeline import (PreparedData, deposit_labels, detect_and_validate, prepare,
                        score_description)
@@ -58,10 +58,19 @@ def model_features(model: str, config: RunConfig, data: PreparedData) -> np.ndar
 
 
 def run_model(model: str, config: RunConfig, data: PreparedData, labels) -> ModelResult:
-    """Fit, score, add spatial context, threshold and validate one detector."""
-    allowed = SCORES.get(model, ("enrich",))
-    score = config.score if config.score in allowed else "enrich"
-    cfg = dataclasses.replace(config, model=model, score=score)
+    """Fit, score, add spatial context, threshold and validate one detector (or one fused
+    ``a+b`` model; with --ensemble N the seeded models get N members, the others one)."""
+    if len(model_parts(model)) > 1:
+        cfg = dataclasses.replace(config, model=model)
+    else:
+        allowed = SCORES.get(model, ("enrich",))
+        score = config.score if config.score in allowed else "enrich"
+        cfg = dataclasses.replace(config, model=model, score=score)
+        if model not in SEEDED_MODELS:
+            cfg = dataclasses.replace(cfg, ensemble=1, ensemble_architectures=None)
+        elif model not in ("vae", "ae"):
+            cfg = dataclasses.replace(cfg, ensemble_architectures=None)
+        cfg = dataclasses.replace(cfg, fusion_weights=None)
     X = model_features(model, cfg, data)
     detector, scores, thresholds, classes, metrics, seconds = detect_and_validate(
         cfg, data, labels, X=X)
@@ -95,10 +104,13 @@ def compare(config: RunConfig, models: list[str]) -> CompareResult:
     """Run ``models`` on one prepared survey and write the comparison to ``config.out``."""
     if not models:
         raise InputError("Name at least one model with --models, e.g. --models vae,mcd.")
-    unknown = [m for m in models if m not in MODELS]
+    unknown = [p for m in models for p in model_parts(m) if p not in MODELS]
     if unknown:
         raise InputError(f"Unknown model(s) {', '.join(unknown)}; use {', '.join(MODELS)}.")
-    if "univariate" in models and not config.target:
+    for m in models:
+        if len(model_parts(m)) > 1:
+            check_model(dataclasses.replace(config, model=m))
+    if any("univariate" in model_parts(m) for m in models) and not config.target:
         raise InputError("The univariate model needs --target (e.g. --target Au).")
     if not config.out:
         raise InputError("No output folder given: add --out DIR.")

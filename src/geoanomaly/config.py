@@ -22,6 +22,9 @@ SCORES = {"vae": PROBABILISTIC_SCORES, "ppca": PROBABILISTIC_SCORES, "ae": ("rec
 TRANSFORMS = ("auto", "none", "log10", "clr", "ilr")
 THRESHOLDS = ("percentile", "mad", "ca", "t")
 PROTOCOLS = ("samples", "opengad", "opengad-stratified")
+#: models whose fit depends on the seed (an --ensemble of them means something); the others
+#: (ppca, mcd, pca, univariate) give the same fit whatever the seed
+SEEDED_MODELS = ("vae", "ae", "iforest")
 
 
 @dataclass
@@ -82,7 +85,8 @@ class RunConfig:
 
     # --- detect -------------------------------------------------------------------------
     model: str = "vae"
-    """Detector: vae | ae | ppca (| mcd | pca | iforest | univariate)."""
+    """Detector: vae | ae | ppca (| mcd | pca | iforest | univariate); registered models joined
+    by + (e.g. vae+mcd) are fused: the mean of their percentile ranks (geoanomaly.ensemble)."""
     score: str = "enrich"
     """VAE / PPCA score: recon | enrich | rp | kl | enrich-kl | elbo | enrich-elbo | nll |
     combined (detect/vae.py says what each sees); the AE takes recon | enrich."""
@@ -104,6 +108,17 @@ class RunConfig:
     validation_fraction: float = 0.1
     n_samples: int = 50
     """Latent draws L (K) of the sampled scores: rp, elbo, nll."""
+
+    ensemble: int = 1
+    """Members per seeded detector (vae, ae, iforest): seeds seed .. seed+N-1; the score is the
+    mean of the members' percentile ranks and score_std (uncertainty.tif) their standard
+    deviation. Refused (N > 1) for a deterministic model alone (ppca, mcd, pca, univariate)."""
+    ensemble_architectures: list[list[int]] | None = None
+    """Hidden layers the vae / ae members cycle through (e.g. [[24, 12], [32, 16]]; on the
+    command line 24-12,32-16); needs ensemble >= the number of architectures."""
+    fusion_weights: list[float] | None = None
+    """Weights of the detectors of a fused model (vae+mcd: e.g. [2, 1]), normalised to sum to
+    one; each detector's weight is split over its members. None = equal."""
 
     smooth_k: int | None = None
     """Spatial context: each score becomes the mean percentile rank over its k nearest samples /
@@ -183,9 +198,115 @@ def make_config(base: dict | None = None, **overrides) -> RunConfig:
         merged["protocols"] = [p.strip() for p in merged["protocols"].split(",") if p.strip()]
     if isinstance(merged.get("elements"), str):
         merged["elements"] = [e.strip() for e in merged["elements"].split(",") if e.strip()]
+    if isinstance(merged.get("fusion_weights"), str):
+        merged["fusion_weights"] = _number_list(merged["fusion_weights"], "fusion_weights")
+    if merged.get("ensemble_architectures") is not None:
+        merged["ensemble_architectures"] = parse_architectures(merged["ensemble_architectures"])
     config = RunConfig(**merged)
     check_config(config)
     return config
+
+
+def model_parts(model: str) -> list[str]:
+    """The detectors of a model name: ``"vae+mcd"`` -> ``["vae", "mcd"]``."""
+    return [p.strip() for p in str(model).split("+")]
+
+
+def is_ensemble(config: RunConfig) -> bool:
+    """Several members (seeds, architectures or fused detectors) instead of one detector."""
+    return config.ensemble > 1 or len(model_parts(config.model)) > 1
+
+
+def _number_list(text: str, name: str) -> list[float]:
+    try:
+        return [float(t) for t in str(text).split(",") if t.strip()]
+    except ValueError:
+        raise InputError(f"Option {name} = {text!r} must be numbers separated by commas, "
+                         "e.g. 2,1.") from None
+
+
+def parse_architectures(value) -> list[list[int]]:
+    """``"24-12,32-16"``, ``["24-12", "32-16"]`` or ``[[24, 12], [32, 16]]`` -> lists of
+    hidden-layer widths."""
+    items = [t for t in value.split(",") if t.strip()] if isinstance(value, str) else value
+    out = []
+    try:
+        for item in items:
+            if isinstance(item, str):
+                item = [t for t in item.replace("-", " ").split() if t]
+            elif isinstance(item, int):
+                item = [item]
+            layers = [int(h) for h in item]
+            if not layers or min(layers) < 1:
+                raise ValueError
+            out.append(layers)
+    except (TypeError, ValueError):
+        raise InputError(f"Option ensemble_architectures = {value!r} must list hidden-layer "
+                         "widths per architecture, e.g. 24-12,32-16 (YAML: [[24, 12], "
+                         "[32, 16]]).") from None
+    if not out:
+        raise InputError("Option ensemble_architectures is empty; list at least one "
+                         "architecture, e.g. 24-12,32-16.")
+    return out
+
+
+def check_model(config: RunConfig) -> None:
+    """The model name (one registered model or several joined by +) and the ensemble options."""
+    parts = model_parts(config.model)
+    if len(parts) == 1:
+        if parts[0] not in MODELS:
+            raise InputError(f"Option model = {config.model!r} is not one of "
+                             f"{', '.join(MODELS)} (join several with + to fuse them, e.g. "
+                             "vae+mcd).")
+    else:
+        unknown = [p for p in parts if p not in MODELS]
+        if unknown:
+            raise InputError(f"Option model = {config.model!r}: "
+                             f"{', '.join(repr(p) for p in unknown)} "
+                             f"{'is' if len(unknown) == 1 else 'are'} not one of "
+                             f"{', '.join(MODELS)}; join registered models with +, e.g. "
+                             "vae+mcd.")
+        twice = sorted({p for p in parts if parts.count(p) > 1})
+        if twice:
+            raise InputError(f"Option model = {config.model!r} names {', '.join(twice)} more "
+                             "than once; use --ensemble N for several fits of one model.")
+        scored = [p for p in parts if p in SCORES]
+        if scored and not any(config.score in SCORES[p] for p in scored):
+            raise InputError(f"Option score = {config.score!r} is not a score of "
+                             f"{' or '.join(scored)}; use one of "
+                             f"{', '.join(SCORES[scored[0]])}.")
+    if isinstance(config.ensemble, bool) or not isinstance(config.ensemble, int) \
+            or config.ensemble < 1:
+        raise InputError(f"Option ensemble = {config.ensemble!r} must be a whole number of "
+                         "members, 1 or more.")
+    if config.ensemble > 1 and not any(p in SEEDED_MODELS for p in parts):
+        raise InputError(f"Model {config.model} is deterministic (the same data give the same "
+                         f"fit whatever the seed), so --ensemble {config.ensemble} would repeat "
+                         f"one score; use --ensemble with {', '.join(SEEDED_MODELS)}, or fuse "
+                         f"with one of them (e.g. --model vae+{parts[0]}).")
+    if config.ensemble_architectures is not None:
+        n = len(config.ensemble_architectures)
+        if not any(p in ("vae", "ae") for p in parts):
+            raise InputError(f"Option ensemble_architectures sets hidden layers, which model "
+                             f"{config.model} does not have; use it with vae or ae.")
+        if config.ensemble < max(n, 2):
+            raise InputError(f"Option ensemble_architectures lists {n} architecture"
+                             f"{'s' if n > 1 else ''} but --ensemble is {config.ensemble}: set "
+                             f"--ensemble {max(n, 2)} or more so that each is used (for one "
+                             "architecture alone use --hidden).")
+    if config.fusion_weights is not None:
+        w = list(config.fusion_weights)
+        if len(parts) == 1:
+            raise InputError(f"Option fusion_weights weighs the detectors of a fused model "
+                             f"such as vae+mcd, but model is {config.model}.")
+        if len(w) != len(parts):
+            raise InputError(f"Option fusion_weights has {len(w)} weight"
+                             f"{'s' if len(w) != 1 else ''} for the {len(parts)} detectors of "
+                             f"{config.model}; give one per detector, e.g. --fusion-weights "
+                             f"{','.join(['1'] * len(parts))}.")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                   and v < float("inf") for v in w):
+            raise InputError(f"Option fusion_weights = {w} must hold positive numbers.")
 
 
 def check_config(config: RunConfig) -> None:
@@ -194,7 +315,7 @@ def check_config(config: RunConfig) -> None:
         if value not in allowed:
             raise InputError(f"Option {name} = {value!r} is not one of {', '.join(allowed)}.")
 
-    choice("model", config.model, MODELS)
+    check_model(config)
     choice("transform", config.transform, TRANSFORMS)
     choice("target_elements", config.target_elements, TARGET_ELEMENT_POLICIES)
     choice("scale", config.scale, ("robust", "standard", "none"))
@@ -215,5 +336,5 @@ def check_config(config: RunConfig) -> None:
     if config.smooth_k is not None and config.smooth_k < 0:
         raise InputError(f"Option smooth_k = {config.smooth_k} must be 0 (off) or a count of "
                          "neighbours.")
-    if config.model == "univariate" and not config.target:
+    if "univariate" in model_parts(config.model) and not config.target:
         raise InputError("Model univariate needs --target ELEMENT (e.g. --target Au).")

@@ -52,11 +52,17 @@ class RunResult:
     out_dir: Path
     files: list[str]
     seconds: float
+    score_std: np.ndarray | None = None  # ensembles / fusion: spread of the member ranks
 
     def summary(self) -> str:
         lines = [f"geoanomaly: {self.config.model} on {self.data.survey.n} "
                  f"{'cells' if self.data.survey.is_grid else 'samples'} x "
                  f"{len(self.data.feature_names)} features in {self.seconds:.1f} s"]
+        members = getattr(self.detector, "members", None)
+        if members:
+            lines.append(f"  {len(members)} members ({'; '.join(m.label() for m in members)}), "
+                         f"score = {self.detector.combine}, spread in score_std / "
+                         "uncertainty.tif")
         if self.metrics:
             for name, m in self.metrics.get("protocols", {}).items():
                 lines.append("  " + describe_metric(name, m))
@@ -121,7 +127,7 @@ def prepare(config: RunConfig) -> PreparedData:
             "enrichment)." if method == "log10" else
             f"{len(survey.elements)} elements, a broad suite (clr: log-ratios to the geometric "
             "mean of all elements)."))
-    if config.model == "mcd" and method == "clr":
+    if config.model == "mcd" and method == "clr":  # fused: compare.model_features per member
         # clr parts sum to zero, so their covariance is singular; ilr spans the same space with
         # full rank (Mahalanobis distances on ilr equal those on clr with a pseudo-inverse).
         method = "ilr"
@@ -367,12 +373,9 @@ def default_protocols(config: RunConfig) -> list[str]:
     return ["samples", "opengad"] + (["opengad-stratified"] if config.stratify_by else [])
 
 
-def validate_scores(config: RunConfig, data: PreparedData, scores: np.ndarray, labels,
-                    thresholds=None) -> dict:
-    """Every requested protocol, plus success-rate, P-A and weights of evidence (protocol samples)."""
-    from .threshold import t_threshold, woe_table
-    from .validate import (evaluate_opengad, evaluate_opengad_stratified, evaluate_samples,
-                           prediction_area, success_rate_curve)
+def protocol_metrics(config: RunConfig, data: PreparedData, scores: np.ndarray, labels) -> dict:
+    """{protocol name: metrics} for every requested protocol (ROC AUC with interval / spread)."""
+    from .validate import evaluate_opengad, evaluate_opengad_stratified, evaluate_samples
 
     survey, dep = data.survey, data.deposits
     geographic = is_geographic(survey.crs)
@@ -392,6 +395,17 @@ def validate_scores(config: RunConfig, data: PreparedData, scores: np.ndarray, l
                                             n_boot=config.n_boot, seed=config.seed)
             m["stratify_by"] = config.stratify_by
         protocols[name] = m
+    return protocols
+
+
+def validate_scores(config: RunConfig, data: PreparedData, scores: np.ndarray, labels,
+                    thresholds=None) -> dict:
+    """Every requested protocol, plus success-rate, P-A and weights of evidence (protocol samples)."""
+    from .threshold import t_threshold, woe_table
+    from .validate import prediction_area, success_rate_curve
+
+    dep = data.deposits
+    protocols = protocol_metrics(config, data, scores, labels)
     positives = labels[0]
     result = {"protocols": protocols,
               "n_deposits": int(len(dep.x)),
@@ -429,20 +443,32 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
 
     Returns (detector, scores, thresholds, classes, metrics or None, seconds of fit + score +
     spatial context); ``X`` overrides the shared features (compare gives MCD full-rank ilr
-    features).
+    features). With ``--ensemble N > 1`` or a fused model (``vae+mcd``) the detector is a
+    fitted :class:`geoanomaly.ensemble.Ensemble` (its members, ``score_std_`` = the spread of
+    their ranks), the scores the combined mean rank, and metrics get an "ensemble" entry.
     """
+    from .config import is_ensemble
+
     start = time.perf_counter()
-    X = data.X if X is None else X
-    detector = build_detector(config, data.feature_names)
-    detector.fit(X)
-    scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)
-    scores = spatial_context(config, data, scores)
+    if is_ensemble(config):
+        from .ensemble import fit_ensemble
+
+        detector = fit_ensemble(config, data, X=X)
+        scores = detector.score_
+    else:
+        X = data.X if X is None else X
+        detector = build_detector(config, data.feature_names)
+        detector.fit(X)
+        scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)
+        scores = spatial_context(config, data, scores)
     seconds = time.perf_counter() - start
     thresholds, classes = threshold_scores(config, scores, None if labels is None else labels[0])
     metrics = None
     if labels is not None:
         metrics = validate_scores(config, data, scores, labels, thresholds)
         metrics["score"] = score_description(config, detector, data.transformer.method)
+        if hasattr(detector, "describe"):
+            metrics["ensemble"] = detector.describe()
     return detector, scores, thresholds, classes, metrics, seconds
 
 
@@ -461,17 +487,22 @@ def run(config: RunConfig | None = None, **options) -> RunResult:
 
     from .export.outputs import write_outputs
 
+    score_std = getattr(detector, "score_std_", None)
     seconds = time.perf_counter() - start
     files = write_outputs(config, data, detector, scores, classes, thresholds, metrics,
-                          None if labels is None else labels[0], seconds)
+                          None if labels is None else labels[0], seconds, score_std=score_std)
     return RunResult(config=config, data=data, detector=detector, scores=scores, classes=classes,
                      thresholds=thresholds, metrics=metrics, out_dir=Path(config.out), files=files,
-                     seconds=seconds)
+                     seconds=seconds, score_std=score_std)
 
 
 def score_description(config: RunConfig, detector=None, transform: str | None = None) -> str:
     """What the score is, in words; for the univariate model the element actually scored."""
-    if config.model == "univariate" and detector is not None:
+    from .config import is_ensemble
+
+    if is_ensemble(config):
+        base = _ensemble_description(config, transform)
+    elif config.model == "univariate" and detector is not None:
         element = detector.feature_names[detector.feature]
         base = f"{transform or 'transformed'}{'-transformed' if transform else ''} {element} " \
                "(univariate)"
@@ -481,7 +512,27 @@ def score_description(config: RunConfig, detector=None, transform: str | None = 
     smooth = (f", mean percentile rank over {k} nearest neighbours" if k and k > 1 else
               ", mean percentile rank over the nearest neighbours (8 samples / 3 x 3 cells)"
               if k is None else "")
+    if smooth and is_ensemble(config):
+        smooth = "; each member's score first smoothed to the" + smooth[1:]
     return base + smooth
+
+
+def _ensemble_description(config: RunConfig, transform: str | None = None) -> str:
+    """"mean percentile rank of 5 members: VAE ..." for ensembles and fusion (the members are
+    listed in metrics.json's "ensemble")."""
+    from .ensemble import combine_name, member_config, members_of
+
+    members = members_of(config)
+    models = list(dict.fromkeys(m.model for m in members))
+    parts = []
+    for model in models:
+        ms = [m for m in members if m.model == model]
+        text = _score_description(member_config(config, ms[0]))
+        if len(ms) > 1 and len(models) > 1:
+            text += f" ({len(ms)} members)"
+        parts.append(text)
+    return (f"{combine_name(members)} of {len(members)} member{'s' if len(members) > 1 else ''}"
+            f": " + " + ".join(parts))
 
 
 def _score_description(config: RunConfig) -> str:

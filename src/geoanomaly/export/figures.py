@@ -20,6 +20,9 @@ import numpy as np
 DPI = 110
 SCORE_CMAP = "viridis"
 SCORE_LABEL = "anomaly score (higher = more anomalous)"
+#: the uncertainty map of an ensemble (score_std): another colormap, so it is never read as a score
+UNCERTAINTY_CMAP = "YlOrRd"
+UNCERTAINTY_LABEL = "score_std: spread of the member ranks (higher = less certain)"
 DEPOSIT_STYLE = dict(marker="*", s=140, c="red", edgecolors="black", linewidths=0.7, zorder=5)
 
 
@@ -119,6 +122,8 @@ def score_map(
     title: str = "Anomaly score",
     deposit_label: str = "known deposits",
     clip_percentiles: tuple[float, float] | None = (1.0, 99.0),
+    cmap: str = SCORE_CMAP,
+    colorbar_label: str = SCORE_LABEL,
 ) -> bytes:
     """Map of anomaly scores with known deposits; PNG bytes.
 
@@ -128,6 +133,7 @@ def score_map(
     larger for higher ``classes``; ``background=(image, grid)`` (e.g. from
     :func:`geoanomaly.grid.idw_grid`) is drawn underneath and noted as interpolated.
     ``deposits`` is ``(x, y)`` arrays in the same CRS. ``crs`` defaults to ``grid.crs``.
+    ``cmap`` / ``colorbar_label`` restyle it for another quantity (the uncertainty map).
     """
     from matplotlib.lines import Line2D
     from matplotlib.patheffects import withStroke
@@ -137,7 +143,7 @@ def score_map(
     if crs is None and grid is not None:
         crs = grid.crs
     vmin, vmax = _colour_limits(score, clip_percentiles)
-    common = dict(cmap=SCORE_CMAP, vmin=vmin, vmax=vmax)
+    common = dict(cmap=cmap, vmin=vmin, vmax=vmax)
     handles = []
 
     if grid is not None:
@@ -185,7 +191,7 @@ def score_map(
     if deposit_handle is not None:
         handles.append(deposit_handle)
     colorbar = fig.colorbar(mappable, ax=ax, shrink=0.85, extend=_extend(score, vmin, vmax))
-    colorbar.set_label(SCORE_LABEL)
+    colorbar.set_label(colorbar_label)
     xlabel, ylabel = _axis_labels(crs)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

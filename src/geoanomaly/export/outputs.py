@@ -2,6 +2,9 @@
 
 scores.csv, anomaly.tif, anomalies.gpkg (points), metrics.json (with deposits), run.yaml,
 model/ (no pickle) and report.html. Nothing is moved into DIR until all of them are written.
+An ensemble / fusion run (geoanomaly.ensemble) adds score_std to scores.csv and
+anomalies.gpkg, uncertainty.tif (score_std on exactly the grid of anomaly.tif), one
+model/member_K/ per member with model/ensemble.json, and the uncertainty map in the report.
 """
 
 from __future__ import annotations
@@ -51,12 +54,23 @@ def run_record(config, data, detector, seconds: float) -> dict:
             "features": list(data.feature_names),
             "deposits": config.deposits,
         },
-        "model": {"class": type(detector).__name__, "params": _jsonable(detector.get_params()),
-                  "fitted": _fitted_summary(detector)},
+        "model": _model_record(detector),
         "metrics_label": score_label(config, detector),
         "notes": list(data.raw.notes) + list(getattr(data.cleaning, "notes", [])) + list(data.notes),
         "versions": package_versions(),
     }
+
+
+def _model_record(detector) -> dict:
+    if hasattr(detector, "members"):  # an ensemble / fusion (geoanomaly.ensemble.Ensemble)
+        described = detector.describe()
+        members = [dict(info, **{"class": type(d).__name__,
+                                 "params": _jsonable(d.get_params()),
+                                 "fitted": _fitted_summary(d)})
+                   for info, d in zip(described["members"], detector.detectors)]
+        return {"class": "Ensemble", "combine": described["combine"], "members": members}
+    return {"class": type(detector).__name__, "params": _jsonable(detector.get_params()),
+            "fitted": _fitted_summary(detector)}
 
 
 def score_label(config, detector=None) -> str:
@@ -86,8 +100,12 @@ def _jsonable(value):
 
 
 def write_outputs(config, data, detector, scores, classes, thresholds, metrics, labels,
-                  seconds: float) -> list[str]:
-    """Write every output into ``config.out``; returns the published names."""
+                  seconds: float, score_std=None) -> list[str]:
+    """Write every output into ``config.out``; returns the published names.
+
+    ``score_std`` (ensembles / fusion): the spread of the member ranks per sample / cell; it
+    adds the score_std column and uncertainty.tif. None (a single detector) leaves them out.
+    """
     from ..detect.persistence import save_detector
     from .report import build_report
     from .writers import write_grid_geotiff, write_json, write_points_gpkg, write_scores_csv, write_yaml
@@ -100,8 +118,18 @@ def write_outputs(config, data, detector, scores, classes, thresholds, metrics, 
         extra["sample_id"] = survey.meta[id_col].astype(str).to_numpy()
     if labels is not None:
         extra["near_deposit"] = np.asarray(labels, dtype=int)
+    if score_std is not None:
+        score_std = np.asarray(score_std, dtype=float)
+        extra = {"score_std": score_std, **extra}
 
     map_grid, map_values, interpolated = _map_grid(config, data, scores)
+    std_values = None
+    if score_std is not None:
+        std_grid, std_values, _ = _map_grid(config, data, score_std)
+        if (std_grid.transform, std_grid.width, std_grid.height) != \
+                (map_grid.transform, map_grid.width, map_grid.height) or \
+                not np.array_equal(std_grid.valid, map_grid.valid):  # pragma: no cover
+            raise RuntimeError("uncertainty map grid differs from the anomaly map grid")
     with OutputStaging(out_dir) as staging:
         write_scores_csv(staging.path("scores.csv"), survey.x, survey.y, scores, classes,
                          class_names=thresholds.class_names, extra=extra)
@@ -112,6 +140,17 @@ def write_outputs(config, data, detector, scores, classes, thresholds, metrics, 
                            description=("interpolated anomaly score (IDW), higher = more anomalous"
                                         if interpolated else "anomaly score, higher = more anomalous"),
                            tags=tags)
+        if score_std is not None:
+            members = getattr(detector, "members", [])
+            write_grid_geotiff(
+                staging.path("uncertainty.tif"), map_grid, std_values,
+                description=("interpolated score_std (IDW): standard deviation of the member "
+                             "percentile ranks, higher = members disagree more" if interpolated
+                             else "score_std: standard deviation of the member percentile "
+                                  "ranks, higher = members disagree more"),
+                tags={**tags, "SCORE": "score_std of " + tags["SCORE"],
+                      "MEMBERS": "; ".join(m.label() for m in members),
+                      "COMBINE": getattr(detector, "combine", "")})
         if not survey.is_grid:
             columns = {"score": scores, "class": classes,
                        "class_name": np.asarray(thresholds.class_names, dtype=object)[classes]}
@@ -123,14 +162,22 @@ def write_outputs(config, data, detector, scores, classes, thresholds, metrics, 
         if metrics is not None:
             write_json(staging.path("metrics.json"), metrics)
         record = run_record(config, data, detector, seconds)
+        if hasattr(detector, "describe"):
+            record["ensemble"] = detector.describe()
         write_yaml(staging.path("run.yaml"), record)
-        save_detector(detector, staging.path("model"))
+        if hasattr(detector, "members"):
+            from ..ensemble import save_ensemble
+
+            save_ensemble(detector, staging.path("model"))
+        else:
+            save_detector(detector, staging.path("model"))
         write_json(staging.path("model/preprocessing.json"), {
             "elements": survey.elements, "units": survey.units,
             "transform": data.transformer.to_dict(), "features": list(data.feature_names)})
         build_report(staging.path("report.html"), _report_context(
             config, data, scores, classes, thresholds, metrics, labels, record,
-            map_grid, map_values, interpolated))
+            map_grid, map_values, interpolated,
+            uncertainty=None if score_std is None else (score_std, std_values, detector)))
     return sorted({str(p.relative_to(out_dir)).split("/")[0] for p in staging.published})
 
 
@@ -157,8 +204,11 @@ def _map_grid(config, data, scores):
 
 
 def _report_context(config, data, scores, classes, thresholds, metrics, labels, record,
-                    map_grid, map_values, interpolated):
-    """Turn the run's results into the display-ready fields of the report."""
+                    map_grid, map_values, interpolated, uncertainty=None):
+    """Turn the run's results into the display-ready fields of the report.
+
+    ``uncertainty``: (score_std per sample / cell, per map cell, the ensemble) or None.
+    """
     import yaml
 
     from . import figures
@@ -179,6 +229,24 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         map_png = figures.score_map(scores, x=data.metric_x, y=data.metric_y, deposits=dep_m,
                                     classes=classes, class_names=names, background=background,
                                     crs=data.metric_crs, title=f"Anomaly score ({config.model})")
+    uncertainty_png = ensemble_text = None
+    if uncertainty is not None:
+        std, std_map, ensemble = uncertainty
+        n_members = len(getattr(ensemble, "members", []))
+        style = dict(cmap=figures.UNCERTAINTY_CMAP, colorbar_label=figures.UNCERTAINTY_LABEL,
+                     title=f"Uncertainty, {n_members} members",
+                     clip_percentiles=(0.0, 99.0))
+        if survey.is_grid:
+            uncertainty_png = figures.score_map(std, grid=survey.grid, deposits=deposits,
+                                                **style)
+        else:
+            uncertainty_png = figures.score_map(
+                std, x=data.metric_x, y=data.metric_y, deposits=dep_m,
+                background=(_full_image(map_grid, std_map), map_grid), crs=data.metric_crs,
+                **style)
+        if hasattr(ensemble, "sentence"):
+            ensemble_text = ensemble.sentence(
+                survey.n, "valid cells" if survey.is_grid else "samples")
     threshold_lines = {name: value for name, value in zip(names[1:], thresholds.thresholds)}
     counts = {name: int((classes == i).sum()) for i, name in enumerate(names)}
     lower = {name: (float("-inf") if i == 0 else float(thresholds.thresholds[i - 1]))
@@ -246,6 +314,7 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         validation_notes=validation_notes, roc_png=roc_png, success_rate_png=success_png,
         pa_png=pa_png, extra_sections=extra_sections,
         score_map_png=map_png, map_interpolated=interpolated,
+        uncertainty_map_png=uncertainty_png, ensemble_text=ensemble_text,
         histogram_png=figures.score_histogram(scores, threshold_lines),
         ca_png=ca_png, class_counts=counts, class_lower_bounds=lower,
         cleaning_table=cleaning.to_html(), cleaning_notes=list(cleaning.notes),

@@ -31,6 +31,8 @@ th { background: #f0f0f0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+.pair { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+.pair figure { flex: 1 1 22em; margin: .5em 0; }
 figcaption { font-size: .9em; color: #555; }
 pre { background: #f6f6f6; border: 1px solid #ddd; padding: .6em; overflow-x: auto; font-size: .85em; }
 .note { background: #eef4fb; border-left: 4px solid #4a78b0; padding: .5em .8em; }
@@ -78,6 +80,8 @@ class ReportContext:
 
     score_map_png: bytes | None = None
     map_interpolated: bool = False  # point survey drawn over an IDW background
+    uncertainty_map_png: bytes | None = None  # ensembles / fusion: score_std, beside the map
+    ensemble_text: str | None = None  # how many members, which, how combined
     histogram_png: bytes | None = None
     ca_png: bytes | None = None
     class_counts: Mapping[str, int] = field(default_factory=dict)
@@ -261,7 +265,17 @@ def _map_section(c: ReportContext) -> list[str]:
         caption = "Anomaly score on the input grid, with known deposits (stars)."
     else:
         caption = "Anomaly score of the samples, with known deposits (stars)."
-    parts.append(_figure(c.score_map_png, caption))
+    if c.ensemble_text:
+        parts.append(f'<p class="note">{_e(c.ensemble_text)}</p>')
+    if not c.uncertainty_map_png:
+        parts.append(_figure(c.score_map_png, caption))
+        return parts
+    where = ("interpolated by IDW between samples for display, like the score map"
+             if c.map_interpolated else "on the same grid as the score")
+    parts.append('<div class="pair">' + _figure(c.score_map_png, caption) + _figure(
+        c.uncertainty_map_png, "Uncertainty (score_std): standard deviation of the members' "
+        f"percentile ranks, {where}; pale = the members agree, dark red = they disagree. Read a "
+        "high score as firm where the uncertainty is low.") + "</div>")
     return parts
 
 
