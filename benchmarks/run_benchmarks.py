@@ -35,10 +35,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # provenance.py beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_ROOT = REPO.parent / "shared" / "data"
 DEFAULT_OUT = REPO / "benchmarks" / "results"
-DEFAULT_MODELS = ("vae", "ae", "mcd", "pca", "iforest", "univariate")
+DEFAULT_MODELS = ("vae", "ppca", "ae", "mcd", "pca", "iforest", "univariate")
+#: the detectors that run with the package's spatial context (the deep models and the VAE's
+#: linear twin, so that "what the network adds" compares like with like)
+CONTEXT_MODELS = ("vae", "ppca", "ae")
 #: The detectors run on all elements too (the simple baselines of BASELINES.md).
 SIMPLE_BASELINES = ("mcd", "pca", "iforest", "univariate")
 SPATIAL_BASELINE = "univariate+knn8"
@@ -156,7 +161,7 @@ def run_element_set(spec: DatasetSpec, config, elements: str, models: list[str],
     rows: list[dict] = []
     # Classic baselines run raw, as in BASELINES.md; the deep models with the package defaults
     # (which include the spatial context), plus a raw VAE row so its effect is visible.
-    runs = [(m, m, config if m in ("vae", "ae") else dataclasses.replace(config, smooth_k=0))
+    runs = [(m, m, config if m in CONTEXT_MODELS else dataclasses.replace(config, smooth_k=0))
             for m in models]
     if "vae" in models:
         runs.append(("vae (no spatial context)", "vae", dataclasses.replace(config, smooth_k=0)))
@@ -172,6 +177,11 @@ def run_element_set(spec: DatasetSpec, config, elements: str, models: list[str],
             log(f"[{spec.name}] {elements} {name}: FAILED {type(exc).__name__}: {exc}")
             continue
         new = metric_rows(spec.name, elements, name, result, len(data.feature_names))
+        if name == "vae" and elements == PATHFINDERS:  # the package default on this dataset
+            from provenance import sample_status
+
+            for row in new:
+                row["sample_status"] = sample_status(spec.name)
         if model == "univariate":  # the element actually scored (a target may lack its own)
             from geoanomaly.targets import target_element
 
@@ -250,6 +260,13 @@ def model_defaults() -> dict:
     return {k: v for k, v in dataclasses.asdict(RunConfig()).items() if k not in skip}
 
 
+def short_status(status: str) -> str:
+    """"out of sample", or "in-sample: 2 defaults" for a table cell (full text in the json)."""
+    if not status.startswith("in-sample"):
+        return status
+    return f"in-sample: {status.count(';') + 1} default(s)"
+
+
 def interval_text(row: dict) -> str:
     if row.get("ci95"):
         return f"{row['ci95'][0]:.3f}-{row['ci95'][1]:.3f}"
@@ -273,11 +290,16 @@ def markdown(report: dict) -> str:
         "*all elements* = everything the cleaning keeps. Interval: bootstrap 95 % CI "
         "(samples, opengad-stratified) or +- std over 20 draws (opengad). Seconds: fit + score.",
         "",
+        "Default VAE rows are marked *out of sample* or *in-sample* with the defaults whose "
+        "choice looked at that dataset (benchmarks/provenance.py).",
+        "",
         "| dataset | elements | model | protocol | AUC | interval or std | seconds |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
         model = r["model"] + (f" ({r['feature']})" if r.get("feature") else "")
+        if r.get("sample_status"):
+            model += f" [{short_status(r['sample_status'])}]"
         lines.append(f"| {r['dataset']} | {r['elements']} ({r['n_features']}) | {model} | "
                      f"{r['protocol']} | {r['auc']:.3f} | {interval_text(r)} | "
                      f"{r['seconds']:.2f} |")
@@ -286,6 +308,11 @@ def markdown(report: dict) -> str:
     if report["errors"]:
         lines += ["", "Errors:"] + [f"- {e['dataset']} / {e['elements']} / {e['model']}: "
                                     f"{e['error']}" for e in report["errors"]]
+    from provenance import in_sample_defaults
+
+    lines += ["", "In-sample defaults per dataset (their choice looked at its AUC):"]
+    lines += [f"- {name}: " + ("; ".join(in_sample_defaults(name)) or "none (out of sample)")
+              for name in report["datasets"]]
     lines += ["", "Elements used:"]
     for name, info in report["datasets"].items():
         for elements in (PATHFINDERS, ALL_ELEMENTS):

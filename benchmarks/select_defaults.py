@@ -41,6 +41,7 @@ from run_benchmarks import (DATASETS, DEFAULT_DATA_ROOT, DEFAULT_OUT, git_commit
 #: with the package's spatial context (mean neighbour rank, 8 samples / 3 x 3 cells) and without
 SPATIAL_CONTEXTS = ("context", "raw")
 SCORES = ("enrich", "recon", "kl", "enrich-kl", "elbo", "enrich-elbo", "nll", "combined")
+#: (the order of SCORES breaks near-ties too: the issue-3 default first)
 #: order = the tie-break between candidates that score the same on the datasets chosen on
 #: ("auto" and "pathfinders" coincide wherever the pathfinder set is not thin): "auto" first,
 #: because the issue asks that a thin set not throw away the suite's signal -- a reason from
@@ -183,16 +184,24 @@ def score_dataset(ds: Dataset) -> dict:
     return results
 
 
+#: candidates within this of the best worst gap AND the best mean gap are ties, broken by the
+#: candidates' order (POLICIES, then SCORES, then SPATIAL_CONTEXTS). 0.005 is far below what
+#: these AUCs resolve (their intervals are 0.05-0.2 wide). Added after the first full run, where
+#: "pathfinders" beat "auto" by 0.001 on soil1 (their only difference); recorded in DESIGN.md.
+TIE_TOLERANCE = 0.005
+
+
 def choose(candidates: list[str], datasets: list[str], table: dict) -> tuple[str, float, float]:
     """The candidate with the best worst-case gap to the best baseline over ``datasets``
-    (ties broken by the mean gap): (candidate, worst gap, mean gap)."""
-    best = None
+    (then the best mean gap; near-ties go to the earlier candidate): (candidate, worst, mean)."""
+    keys = {}
     for c in candidates:
         gaps = [gap(table, d, c) for d in datasets]
-        key = (min(gaps), float(np.mean(gaps)))
-        if best is None or key > best[1]:
-            best = (c, key)
-    return best[0], best[1][0], best[1][1]
+        keys[c] = (min(gaps), float(np.mean(gaps)))
+    best_worst, best_mean = max(keys.values())
+    chosen = next(c for c in candidates if keys[c][0] >= best_worst - TIE_TOLERANCE
+                  and keys[c][1] >= best_mean - TIE_TOLERANCE)
+    return chosen, keys[chosen][0], keys[chosen][1]
 
 
 def best_baseline(table: dict, d: str) -> tuple[str, float]:
@@ -212,9 +221,15 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--datasets", default=",".join(list(DATASETS) + list(SYNTHETIC)))
     parser.add_argument("--quick", action="store_true", help="3 epochs, n_boot 200 (tests)")
+    parser.add_argument("--from-json", type=Path, metavar="FILE",
+                        help="re-run only the choice on the AUC table of an earlier "
+                             "select_defaults.json (no fitting)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
     start = time.perf_counter()
+    if args.from_json:
+        table = json.loads(args.from_json.read_text())["table"]
+        return report_choices(args, argv, {d: table[d] for d in names if d in table}, start)
     with tempfile.TemporaryDirectory() as tmp:
         datasets = real_datasets(args.data_root, [n for n in names if n in DATASETS], args.quick)
         datasets += synthetic_datasets(Path(tmp), [n for n in names if n in SYNTHETIC], args.quick)
@@ -223,6 +238,11 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             table[ds.name] = score_dataset(ds)
             log(f"[{ds.name}] done in {time.perf_counter() - t0:.0f} s")
+    return report_choices(args, argv, table, start)
+
+
+def report_choices(args, argv, table: dict, start: float) -> int:
+    """Choose on all datasets and leaving each out; write the json and markdown reports."""
     names = list(table)
     candidates = [f"vae|{p}|{s}|{c}" for p in POLICIES for s in SCORES for c in SPATIAL_CONTEXTS]
     overall, worst, mean = choose(candidates, names, table)

@@ -87,9 +87,11 @@ class RunConfig:
     model: str = "vae"
     """Detector: vae | ae | ppca (| mcd | pca | iforest | univariate); registered models joined
     by + (e.g. vae+mcd) are fused: the mean of their percentile ranks (geoanomaly.ensemble)."""
-    score: str = "enrich"
+    score: str = "enrich-elbo"
     """VAE / PPCA score: recon | enrich | rp | kl | enrich-kl | elbo | enrich-elbo | nll |
-    combined (detect/vae.py says what each sees); the AE takes recon | enrich."""
+    combined (detect/vae.py says what each sees). Default enrich-elbo: it sees enrichment off and
+    along the background structure; chosen leave-one-dataset-out (docs/DESIGN.md). The AE has
+    no latent distribution: it takes recon | enrich, and the default becomes enrich for it."""
     seed: int = 0
     """One seed for everything: same seed, same scores."""
     device: str = "cpu"
@@ -152,6 +154,15 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def effective_score(model: str, score: str) -> str:
+    """The score a model uses for ``score``: the default (a latent-aware one-sided score) falls
+    back to "enrich", its one-sided reconstruction part, on models without a latent density."""
+    allowed = SCORES.get(model)
+    if allowed is None or score in allowed:
+        return score
+    return "enrich" if score == RunConfig.score and "enrich" in allowed else score
 
 
 def option_names() -> list[str]:
@@ -271,7 +282,7 @@ def check_model(config: RunConfig) -> None:
             raise InputError(f"Option model = {config.model!r} names {', '.join(twice)} more "
                              "than once; use --ensemble N for several fits of one model.")
         scored = [p for p in parts if p in SCORES]
-        if scored and not any(config.score in SCORES[p] for p in scored):
+        if scored and not any(effective_score(p, config.score) in SCORES[p] for p in scored):
             raise InputError(f"Option score = {config.score!r} is not a score of "
                              f"{' or '.join(scored)}; use one of "
                              f"{', '.join(SCORES[scored[0]])}.")
@@ -323,7 +334,8 @@ def check_config(config: RunConfig) -> None:
     choice("device", config.device, ("cpu", "cuda", "auto"))
     choice("below_detection", config.below_detection, ("half", "sqrt2", "limit", "factor"))
     if config.model in SCORES:
-        choice(f"score (for model {config.model})", config.score, SCORES[config.model])
+        choice(f"score (for model {config.model})", effective_score(config.model, config.score),
+               SCORES[config.model])
     if not 0.0 < config.max_missing <= 1.0:
         raise InputError(f"Option max_missing = {config.max_missing} must lie in (0, 1].")
     if config.radius is not None and config.radius <= 0:

@@ -68,6 +68,9 @@ class RunResult:
                 lines.append("  " + describe_metric(name, m))
         else:
             lines.append("  no deposits given: no validation")
+        if self.thresholds.method == "t":
+            lines.append("  threshold: weights-of-evidence t maximum, CHOSEN WITH THE DEPOSITS "
+                         "(supervised; the anomaly classes are in-sample)")
         lines.append(f"  report: {self.out_dir / 'report.html'}")
         lines.append(f"  outputs in {self.out_dir}: {', '.join(self.files)}")
         return "\n".join(lines)
@@ -263,7 +266,10 @@ def build_detector(config: RunConfig, feature_names: list[str]):
     from .detect import make_detector
 
     if config.model in ("vae", "ae"):
-        params = dict(score=config.score, hidden=tuple(config.hidden), latent_dim=config.latent_dim,
+        from .config import effective_score
+
+        params = dict(score=effective_score(config.model, config.score),
+                      hidden=tuple(config.hidden), latent_dim=config.latent_dim,
                       epochs=config.epochs, learning_rate=config.learning_rate,
                       patience=config.patience, validation_fraction=config.validation_fraction,
                       seed=config.seed, device=config.device, progress=config.progress)
@@ -469,6 +475,8 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
         metrics["score"] = score_description(config, detector, data.transformer.method)
         if hasattr(detector, "describe"):
             metrics["ensemble"] = detector.describe()
+        metrics["threshold"] = {"method": thresholds.method,
+                                "chosen_with_deposits": thresholds.method == "t"}
     return detector, scores, thresholds, classes, metrics, seconds
 
 
@@ -537,8 +545,11 @@ def _ensemble_description(config: RunConfig, transform: str | None = None) -> st
 
 def _score_description(config: RunConfig) -> str:
     if config.model in ("vae", "ae", "ppca"):
+        from .config import effective_score
+
         name = {"vae": "VAE", "ae": "autoencoder", "ppca": "PPCA"}[config.model]
         L = config.n_samples
+        score = effective_score(config.model, config.score)
         return {"recon": f"{name} reconstruction error of the decoded latent mean",
                 "enrich": f"{name} enrichment-only reconstruction error (elements above their "
                           "reconstruction)",
@@ -552,7 +563,7 @@ def _score_description(config: RunConfig) -> str:
                 "nll": f"{name} importance-weighted -log p(x) (K={L})",
                 "combined": f"{name} larger training rank of the enrichment-only error and "
                             "the signed latent KL",
-                }[config.score]
+                }[score]
     return {"mcd": "robust Mahalanobis distance (MCD)",
             "pca": "PCA reconstruction error", "iforest": "Isolation Forest anomaly score",
             "univariate": f"transformed {config.target}"}[config.model]

@@ -281,6 +281,11 @@ def _map_section(c: ReportContext) -> list[str]:
 
 def _threshold_section(c: ReportContext) -> list[str]:
     parts = ['<h2 id="thresholds">Score distribution and thresholds</h2>']
+    if c.threshold_method == "t":
+        parts.append('<p class="warn"><strong>Chosen with the deposits.</strong> The '
+                     "threshold is the weights-of-evidence Student-t maximum over the known "
+                     "deposits: it is supervised, and the anomaly classes below are fitted to "
+                     "the same deposits they would be judged against (in-sample).</p>")
     if c.histogram_png:
         parts.append(_figure(c.histogram_png, "Histogram of anomaly scores with the thresholds (dashed)."))
     if c.ca_png:

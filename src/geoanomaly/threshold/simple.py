@@ -156,7 +156,8 @@ def compute_thresholds(scores, method: str = "percentile", **params) -> Threshol
         json_table = {col: [None if not np.isfinite(v) else float(v) for v in table[col]]
                       for col in table.columns}
         return ThresholdResult(method, [best], class_names(method, [best]),
-                               {"max_t": max_t, "table": json_table})
+                               {"max_t": max_t, "table": json_table,
+                                "chosen_with_deposits": True})
     raise InputError(f"unknown threshold method {method!r}; use one of {', '.join(METHODS)}.")
 
 
