@@ -257,3 +257,13 @@ def test_default_grid_is_the_documented_one():
     assert candidate_scores(grid, ["recon", "kl"]) == ["recon", "kl"]
     custom = grid_from_dict({"scores": ["enrich", "kl"], "candidate_scores": ["kl"]})
     assert candidate_scores(custom, ["enrich", "kl"]) == ["kl"]
+
+
+
+def test_the_python_api_runs_a_study_like_the_cli(survey, no_deposits, tmp_path):
+    import geoanomaly
+
+    _, path, _, grid = survey
+    result = geoanomaly.run_study(grid=grid, seeds=2, out=str(tmp_path / "api"), **_options(path))
+    assert (tmp_path / "api" / "chosen.yaml").is_file()
+    assert result.chosen_config.hidden == no_deposits.chosen_config.hidden

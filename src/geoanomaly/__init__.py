@@ -18,4 +18,21 @@ def run(*args, **options):
     return _run(*args, **options)
 
 
-__all__ = ["run", "__version__"]
+def run_study(*args, grid=None, seeds: int = 3, select_by: str = "label-free", jobs: int = 1,
+          **options):
+    """The paper's parameter experiments, label-free (``geoanomaly study``).
+
+    ``geoanomaly.run_study(sources=["samples.csv"], out="study", target="Au")`` fits the grid of VAE
+    configurations (``geoanomaly.study.StudyGrid``), writes study.csv, study.html and
+    chosen.yaml, and returns a ``StudyResult``; options as for :func:`run`.
+    """
+    from .config import make_config
+    from .study import run_study as _run_study
+
+    if args and "sources" not in options:
+        options["sources"] = list(args)
+    return _run_study(make_config(**options), grid=grid, seeds=seeds, select_by=select_by,
+                     jobs=jobs)
+
+
+__all__ = ["run", "run_study", "__version__"]

@@ -7,6 +7,7 @@ Python API (``geoanomaly.run``) both end here.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -480,6 +481,54 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
     return detector, scores, thresholds, classes, metrics, seconds
 
 
+#: rank correlation above which the VAE's map is called the same as its linear twin's
+SAME_MAP_CORRELATION = 0.95
+
+
+def linear_twin(config: RunConfig, data: PreparedData, detector, scores: np.ndarray,
+                labels) -> dict:
+    """What the non-linear network adds: the same score from PPCA, the VAE's linear limit
+    (same features, weights, latent size and spatial context), compared with the VAE's.
+
+    Label-free: the Spearman correlation of the two maps. With deposits: the twin's AUC under
+    every protocol beside the VAE's. The verdict goes into the report's notes in one sentence.
+    """
+    from scipy.stats import spearmanr
+
+    twin_config = dataclasses.replace(config, model="ppca")
+    twin = build_detector(twin_config, data.feature_names).fit(data.X)
+    twin_scores = spatial_context(config, data, twin.anomaly_score(data.X))
+    rho = float(spearmanr(scores, twin_scores).statistic)
+    result = {"model": "ppca", "score": config.score, "spearman_with_vae": rho}
+    if labels is not None:
+        result["protocols"] = {name: {k: m[k] for k in ("roc_auc", "roc_auc_ci", "roc_auc_std")
+                                      if k in m}
+                               for name, m in protocol_metrics(config, data, twin_scores,
+                                                               labels).items()}
+    result["verdict"] = _twin_verdict(rho, result.get("protocols"), labels, config, data, scores)
+    data.notes.append(result["verdict"])
+    return result
+
+
+def _twin_verdict(rho, twin_protocols, labels, config, data, scores) -> str:
+    same = rho >= SAME_MAP_CORRELATION
+    text = (f"Linear twin (PPCA, the VAE's linear limit, same score): rank correlation "
+            f"{rho:.2f} with the VAE map")
+    if twin_protocols:
+        vae = protocol_metrics(config, data, scores, labels)
+        diffs = {n: vae[n]["roc_auc"] - twin_protocols[n]["roc_auc"] for n in twin_protocols}
+        text += "; AUC " + ", ".join(f"{n} VAE {vae[n]['roc_auc']:.3f} vs PPCA "
+                                     f"{twin_protocols[n]['roc_auc']:.3f}" for n in diffs)
+        if all(d <= 0.0 for d in diffs.values()):
+            return text + ". The non-linear network adds nothing here: the linear model scores " \
+                          "as well or better."
+        if same:
+            return text + ". The maps are nearly the same: the network adds little here."
+        return text + "."
+    return text + (". The maps are nearly the same: the non-linear network adds little here."
+                   if same else ": the network's map differs from the linear one.")
+
+
 def run(config: RunConfig | None = None, **options) -> RunResult:
     """Run the whole flow. ``geoanomaly.run("survey.csv", out="results", deposits=...)``."""
     if config is None:
@@ -492,6 +541,10 @@ def run(config: RunConfig | None = None, **options) -> RunResult:
     data = prepare(config)
     labels = deposit_labels(config, data) if data.deposits is not None else None
     detector, scores, thresholds, classes, metrics, _ = detect_and_validate(config, data, labels)
+    if config.model == "vae" and config.ensemble == 1:
+        twin = linear_twin(config, data, detector, scores, labels)
+        if metrics is not None:
+            metrics["linear_twin"] = twin
 
     from .export.outputs import write_outputs
 
