@@ -233,3 +233,14 @@ def test_point_sources_fool_a_pathfinder_sum_but_not_au(surveys):
     assert roc_auc_score(positive[positive | contaminated],
                          au[positive | contaminated]) >= 0.95
     assert roc_auc_score(positive, au) >= 0.95
+
+
+def test_the_demo_command_runs_a_survey_of_a_chosen_kind(tmp_path):
+    from geoanomaly.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--kind", "joint", "--out", str(out), "--epochs", "3",
+                 "--no-progress"]) == 0
+    metrics = __import__("json").loads((out / "metrics.json").read_text())
+    assert metrics["protocols"]["samples"]["radius_m"] == 2500.0
+    assert any(out.glob("data/**/samples.csv"))

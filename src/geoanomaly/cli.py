@@ -200,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", metavar="DIR", default="demo-out", help="output folder (demo-out)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--epochs", type=int, default=None)
+    demo.add_argument("--kind", choices=["off-structure", "joint", "mixed", "point-source"],
+                      help="a gold point survey whose deposit halos are of this kind (default: "
+                           "the Fe-polymetallic grid of the paper's five elements)")
     demo.add_argument("--no-progress", dest="progress", action="store_const", const=False)
     demo.add_argument("--debug", action="store_true")
     return parser
@@ -316,7 +319,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .pipeline import run_demo
 
     result = run_demo(args.out, seed=args.seed, epochs=args.epochs,
-                      progress=args.progress is not False)
+                      progress=args.progress is not False, kind=args.kind)
     print(result.summary())
     return 0
 

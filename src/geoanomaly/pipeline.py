@@ -623,18 +623,31 @@ def _score_description(config: RunConfig) -> str:
 
 
 def run_demo(out: str | Path, *, seed: int = 0, epochs: int | None = None,
-             progress: bool = True) -> RunResult:
-    """Generate the synthetic demo survey in ``out/data`` and run the default VAE on it.
+             progress: bool = True, kind: str | None = None) -> RunResult:
+    """Generate a synthetic survey in ``out/data`` and run the default VAE on it.
 
-    The demo is a Fe-polymetallic skarn survey with the paper's five elements, so it runs with
-    ``target="Fe-poly"`` as a user of such a survey would.
+    Without ``kind``: the Fe-polymetallic skarn grid with the paper's five elements, run with
+    ``target="Fe-poly"`` as a user of such a survey would. With ``kind`` (one of
+    ``demo.kinds.ANOMALY_KINDS``): a point survey of gold pathfinders whose deposit halos are
+    of that kind (off-structure, joint, mixed, point-source), run with ``target="Au"`` and the
+    halo radius as the validation radius, so a user can see which kind the default catches.
     """
-    from .demo import write_demo_inputs
-
     out = Path(out)
-    paths = write_demo_inputs(out / "data", seed=seed)
-    options = dict(sources=[str(paths.grid_dir)], deposits=str(paths.deposits_csv), out=str(out),
-                   seed=seed, progress=progress, target="Fe-poly")
+    if kind is not None:
+        from .demo.kinds import ANOMALY_KINDS, HALO_RADIUS_M, CRS, write_kind_inputs
+
+        if kind not in ANOMALY_KINDS:
+            raise InputError(f"Demo kind {kind!r} is not one of {', '.join(ANOMALY_KINDS)}.")
+        paths = write_kind_inputs(kind, out / "data", seed=seed)
+        options = dict(sources=[str(paths.samples_csv)], deposits=str(paths.deposits_csv),
+                       crs=CRS, radius=HALO_RADIUS_M, target="Au")
+    else:
+        from .demo import write_demo_inputs
+
+        paths = write_demo_inputs(out / "data", seed=seed)
+        options = dict(sources=[str(paths.grid_dir)], deposits=str(paths.deposits_csv),
+                       target="Fe-poly")
+    options.update(out=str(out), seed=seed, progress=progress)
     if epochs:
         options["epochs"] = epochs
     return run(make_config(**options))

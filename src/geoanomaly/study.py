@@ -156,17 +156,14 @@ LABEL_FREE_RULE = (
     "beta = 1, of the same held-out {hold:.0%} of the rows for every fit) is chosen: the "
     "held-out likelihood bound measures how well a model describes the survey's background "
     "and is comparable across depth, width, latent size and KL weight. "
-    "3. Among that architecture's candidate scores ({candidates}) with stability >= "
-    "{min_stab:g}, the one with the highest Moran's I (k = {k} nearest neighbours, on the "
-    "score's ranks) is chosen (the most stable candidate if none reaches {min_stab:g}): the "
-    "ELBO cannot rank scores of one model, and a mineralisation footprint is spatially "
-    "continuous (dispersion trains and haloes span several samples; analytical noise and "
-    "single-sample outliers do not). Only one-sided (enrichment) scores are candidates by "
-    "default: a two-sided score also ranks depleted rocks high, and depleted units are "
-    "spatially continuous too, so Moran's I would reward mapping the regional background "
-    "(on sed1 it preferred 'kl', a map of the regional latent structure). Caveat: Moran's I "
-    "still rewards a score that follows broad enriched units or survey boundaries; check the "
-    "map of the chosen score below. "
+    "3. The score: among that architecture's candidate scores ({candidates}) with stability "
+    ">= {min_stab:g}, the one with the highest Moran's I (k = {k} nearest neighbours, on the "
+    "score's ranks; the most stable candidate if none reaches {min_stab:g}). By default the "
+    "only candidate is the package's default score, which was chosen leave-one-dataset-out "
+    "across ten surveys: Moran's I is a weak proxy for a footprint (on sed1 it preferred "
+    "'kl', a map of the regional latent structure, and among one-sided scores 'combined', "
+    "below 'enrich' on the same fits), so it only chooses when a grid lists several "
+    "candidate_scores. The other scores are fitted, tabled and mapped for comparison. "
     "No deposit was used.")
 
 BLOCKED_RULE = (
@@ -961,8 +958,8 @@ def chosen_yaml_text(config: RunConfig, select_by: str, chosen: dict, table) -> 
     else:
         head = ["# geoanomaly study: chosen label-free (no deposit was used to choose).",
                 "# Rule: stable architectures (within the tolerance of the most stable), the",
-                "# lowest validation -ELBO among them, then the one-sided (enrichment) score",
-                "# with the highest Moran's I among the stable ones (see study.html).",
+                "# lowest validation -ELBO among them; the score is the package default unless",
+                "# the grid lists candidate_scores, then Moran's I chooses (see study.html).",
                 f"# validation -ELBO {row['val_neg_elbo']:.3f}, stability "
                 f"{row['stability']:.3f}, Moran's I {row['morans_i']:.3f}"]
     head.append("# Use: geoanomaly run --config chosen.yaml SOURCE --out DIR")
