@@ -40,12 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # provenance.py beside
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_ROOT = REPO.parent / "shared" / "data"
 DEFAULT_OUT = REPO / "benchmarks" / "results"
-DEFAULT_MODELS = ("vae", "ppca", "ae", "mcd", "pca", "iforest", "univariate")
-#: the detectors that run with the package's spatial context (the deep models and the VAE's
-#: linear twin, so that "what the network adds" compares like with like)
-CONTEXT_MODELS = ("vae", "ppca", "ae")
+from geoanomaly.detect.registry import REGISTRY  # noqa: E402 - every registered detector
+
+DEFAULT_MODELS = tuple(REGISTRY)
+#: the detectors that run with the package's spatial context (the VAE family, so that "what the
+#: network adds" compares like with like); the simple baselines run raw, as BASELINES.md did
+CONTEXT_MODELS = tuple(n for n, s in REGISTRY.items() if s.spatial_context_in_benchmark)
 #: The detectors run on all elements too (the simple baselines of BASELINES.md).
-SIMPLE_BASELINES = ("mcd", "pca", "iforest", "univariate")
+SIMPLE_BASELINES = tuple(n for n, s in REGISTRY.items() if s.simple_baseline)
 SPATIAL_BASELINE = "univariate+knn8"
 SPATIAL_K = 8
 #: --quick: just enough training and resampling to exercise every path in a test.

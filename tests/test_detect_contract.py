@@ -134,7 +134,7 @@ def test_isolation_forest_is_saved_as_parameters_and_refitted_on_load(tmp_path):
 
 
 def test_make_detector_names_what_is_valid():
-    with pytest.raises(InputError, match="vae, ae, ppca, mcd, pca, iforest, univariate"):
+    with pytest.raises(InputError, match=", ".join(DETECTORS)):
         make_detector("gan")
     with pytest.raises(InputError, match="'epoch'.*epochs"):
         make_detector("vae", epoch=3)

@@ -74,12 +74,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scale", choices=["robust", "standard", "none"], help="default robust")
 
     g = p.add_argument_group("model")
+    from .detect.registry import SEEDED_MODELS, models_help
+
     g.add_argument("--model", metavar="NAME",
-                   help="detector: vae (default), ae, ppca (probabilistic PCA, the VAE's linear "
-                        "twin), mcd, pca, iforest or univariate; several joined by + are fused "
+                   help=f"detector: {models_help()}. Several joined by + are fused "
                         "(e.g. vae+mcd: the mean of their percentile ranks)")
     g.add_argument("--ensemble", type=int, metavar="N",
-                   help="fit N members of each seeded model (vae, ae, iforest) with seeds "
+                   help=f"fit N members of each seeded model ({', '.join(SEEDED_MODELS)}) with seeds "
                         "SEED .. SEED+N-1; score = mean percentile rank, score_std and "
                         "uncertainty.tif = their spread (default 1)")
     g.add_argument("--ensemble-architectures", metavar="LIST",
@@ -277,8 +278,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if not config.sources:
         raise InputError("No survey given: name a table of samples or GeoTIFF files.")
     if models is None:
-        models = ["vae", "ppca", "ae", "mcd", "pca", "iforest"] + (
-            ["univariate"] if config.target else [])
+        from .detect.registry import REGISTRY
+
+        models = [name for name, entry in REGISTRY.items()
+                  if entry.in_compare and (config.target or not entry.needs_target)]
     print(compare(config, models).summary())
     return 0
 

@@ -49,8 +49,11 @@ class CompareResult:
 
 
 def model_features(model: str, config: RunConfig, data: PreparedData) -> np.ndarray:
-    """The features a detector sees: the shared ones, except full-rank ilr for MCD on clr."""
-    if model == "mcd" and data.transformer.method == "clr":
+    """The features a detector sees: the shared ones, except full-rank ilr on clr data for a
+    model that needs full rank (MCD)."""
+    from .detect.registry import spec
+
+    if spec(model).full_rank and data.transformer.method == "clr":
         from .transform import Transformer
 
         return Transformer(method="ilr", scale=config.scale).fit_transform(data.survey.values)

@@ -11,20 +11,18 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .detect.registry import MODELS, PROBABILISTIC_SCORES, SCORES, SEEDED_MODELS
+from .detect.registry import effective_score as _registry_effective_score
 from .errors import InputError
 from .targets import TARGET_ELEMENT_POLICIES
 
-MODELS = ("vae", "ae", "ppca", "mcd", "pca", "iforest", "univariate")
-#: scores of the probabilistic models (VAE and its linear twin PPCA); see detect/vae.py
-PROBABILISTIC_SCORES = ("recon", "enrich", "rp", "kl", "enrich-kl", "elbo", "enrich-elbo", "nll",
-                        "combined")
-SCORES = {"vae": PROBABILISTIC_SCORES, "ppca": PROBABILISTIC_SCORES, "ae": ("recon", "enrich")}
+# MODELS, SCORES (model -> its --score values) and SEEDED_MODELS (models whose fit depends on
+# the seed, so an --ensemble of them means something) come from the detector registry.
+__all__ = ["MODELS", "PROBABILISTIC_SCORES", "SCORES", "SEEDED_MODELS", "RunConfig",
+           "make_config", "check_config", "load_config_file", "effective_score"]
 TRANSFORMS = ("auto", "none", "log10", "clr", "ilr")
 THRESHOLDS = ("percentile", "mad", "ca", "t")
 PROTOCOLS = ("samples", "opengad", "opengad-stratified")
-#: models whose fit depends on the seed (an --ensemble of them means something); the others
-#: (ppca, mcd, pca, univariate) give the same fit whatever the seed
-SEEDED_MODELS = ("vae", "ae", "iforest")
 
 
 @dataclass
@@ -159,10 +157,7 @@ class RunConfig:
 def effective_score(model: str, score: str) -> str:
     """The score a model uses for ``score``: the default (a latent-aware one-sided score) falls
     back to "enrich", its one-sided reconstruction part, on models without a latent density."""
-    allowed = SCORES.get(model)
-    if allowed is None or score in allowed:
-        return score
-    return "enrich" if score == RunConfig.score and "enrich" in allowed else score
+    return _registry_effective_score(model, score, RunConfig.score)
 
 
 def option_names() -> list[str]:

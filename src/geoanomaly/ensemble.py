@@ -41,9 +41,9 @@ from pathlib import Path
 import numpy as np
 
 from .config import SCORES, SEEDED_MODELS, RunConfig, model_parts
+# models whose fit depends on the hidden layers (ensemble_architectures applies to them)
+from .detect.registry import ARCHITECTURE_MODELS
 
-#: models whose fit depends on the hidden layers (ensemble_architectures applies to them)
-ARCHITECTURE_MODELS = ("vae", "ae")
 COMBINE = "mean percentile rank"
 WEIGHTED_COMBINE = "weighted mean percentile rank"
 

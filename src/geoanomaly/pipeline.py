@@ -131,12 +131,15 @@ def prepare(config: RunConfig) -> PreparedData:
             "enrichment)." if method == "log10" else
             f"{len(survey.elements)} elements, a broad suite (clr: log-ratios to the geometric "
             "mean of all elements)."))
-    if config.model == "mcd" and method == "clr":  # fused: compare.model_features per member
+    from .detect.registry import REGISTRY
+
+    entry = REGISTRY.get(config.model)  # None for a fusion: compare.model_features per member
+    if entry is not None and entry.full_rank and method == "clr":
         # clr parts sum to zero, so their covariance is singular; ilr spans the same space with
         # full rank (Mahalanobis distances on ilr equal those on clr with a pseudo-inverse).
         method = "ilr"
-        notes.append("Model mcd needs full-rank features: the clr transform was replaced by "
-                     "ilr, which spans the same log-ratio space.")
+        notes.append(f"Model {config.model} needs full-rank features: the clr transform was "
+                     "replaced by ilr, which spans the same log-ratio space.")
     transformer = Transformer(method=method, scale=config.scale)
     X = transformer.fit_transform(survey.values)
     metric_x, metric_y, metric_crs = metric_coordinates(survey, notes)
@@ -248,63 +251,23 @@ def metric_coordinates(survey: Survey, notes: list[str]):
 
 
 def target_weights(config: RunConfig, feature_names: list[str]) -> list[float] | None:
-    """Score weights of the features under --target's policy (targets.target_feature_weights);
-    None without a target or on ilr coordinates (not elements)."""
-    if not config.target or config.transform == "ilr":
-        return None
-    from .targets import PATHFINDERS, resolve_target_policy, target_feature_weights
+    """Score weights of the features under --target's policy (see targets.target_weights)."""
+    from .targets import target_weights as weights_of_target
 
-    if config.target.lower() not in PATHFINDERS:
-        return None
-    policy = resolve_target_policy(config.target_elements, config.target, feature_names)
-    if config.elements:
-        policy = "pathfinders" if policy != "suite" else policy
-    return target_feature_weights(policy, config.target, list(feature_names))
+    return weights_of_target(config, feature_names)
 
 
 def build_detector(config: RunConfig, feature_names: list[str]):
-    """The configured detector with the options that apply to it."""
+    """The configured detector, built from its registry entry (detect/registry.py)."""
+    from .config import effective_score
     from .detect import make_detector
+    from .detect.registry import spec
 
-    if config.model in ("vae", "ae"):
-        from .config import effective_score
-
-        params = dict(score=effective_score(config.model, config.score),
-                      hidden=tuple(config.hidden), latent_dim=config.latent_dim,
-                      epochs=config.epochs, learning_rate=config.learning_rate,
-                      patience=config.patience, validation_fraction=config.validation_fraction,
-                      seed=config.seed, device=config.device, progress=config.progress)
-        if config.batch_size:
-            params["batch_size"] = config.batch_size
-        weights = target_weights(config, feature_names)
-        if weights is not None:
-            params["feature_weights"] = weights
-        if config.model == "vae":
-            params.update(beta=config.beta, n_samples=config.n_samples)
-        return make_detector(config.model, **params)
-    if config.model == "ppca":
-        params = dict(score=config.score, latent_dim=config.latent_dim, seed=config.seed,
-                      n_samples=config.n_samples)
-        weights = target_weights(config, feature_names)
-        if weights is not None:
-            params["feature_weights"] = weights
-        return make_detector("ppca", **params)
-    if config.model in ("mcd", "iforest"):
-        return make_detector(config.model, seed=config.seed)
-    if config.model == "pca":
-        return make_detector("pca")
-    if config.model == "univariate":
-        from .targets import PATHFINDERS, target_element
-
-        target = config.target
-        if target.lower() in PATHFINDERS:
-            target = target_element(target, feature_names) or target
-        matches = [i for i, f in enumerate(feature_names) if f == target]
-        if not matches:
-            raise InputError(f"Target element {target!r} is not among the features used "
-                             f"({', '.join(feature_names)}); pick one of them with --target.")
-        return make_detector("univariate", feature=matches[0], feature_names=list(feature_names))
-    raise InputError(f"Unknown model {config.model!r}.")  # pragma: no cover - checked earlier
+    entry = spec(config.model)
+    params = entry.parameters(config, list(feature_names),
+                              effective_score(config.model, config.score),
+                              target_weights(config, feature_names))
+    return make_detector(config.model, **params)
 
 
 # ------------------------------------------------------------------------------------------
@@ -597,29 +560,10 @@ def _ensemble_description(config: RunConfig, transform: str | None = None) -> st
 
 
 def _score_description(config: RunConfig) -> str:
-    if config.model in ("vae", "ae", "ppca"):
-        from .config import effective_score
+    from .config import effective_score
+    from .detect.registry import spec
 
-        name = {"vae": "VAE", "ae": "autoencoder", "ppca": "PPCA"}[config.model]
-        L = config.n_samples
-        score = effective_score(config.model, config.score)
-        return {"recon": f"{name} reconstruction error of the decoded latent mean",
-                "enrich": f"{name} enrichment-only reconstruction error (elements above their "
-                          "reconstruction)",
-                "rp": f"{name} -log reconstruction probability (An & Cho 2015, L={L})",
-                "kl": f"{name} latent KL divergence from the prior",
-                "enrich-kl": f"{name} latent KL divergence, signed by the side of the "
-                             "background it lies on (enriched positive)",
-                "elbo": f"{name} negative ELBO (L={L})",
-                "enrich-elbo": f"{name} one-sided negative ELBO (enrichment above the "
-                               "reconstruction + KL of an enriched latent code)",
-                "nll": f"{name} importance-weighted -log p(x) (K={L})",
-                "combined": f"{name} larger training rank of the enrichment-only error and "
-                            "the signed latent KL",
-                }[score]
-    return {"mcd": "robust Mahalanobis distance (MCD)",
-            "pca": "PCA reconstruction error", "iforest": "Isolation Forest anomaly score",
-            "univariate": f"transformed {config.target}"}[config.model]
+    return spec(config.model).describe(config, effective_score(config.model, config.score))
 
 
 def run_demo(out: str | Path, *, seed: int = 0, epochs: int | None = None,

@@ -157,3 +157,15 @@ def target_feature_weights(policy: str, target: str, features: list[str]) -> lis
     groups = [g for g in groups if g]
     weights = {f: 1.0 / (len(groups) * len(g)) for g in groups for f in g}
     return [weights.get(f, 0.0) for f in features]
+
+
+def target_weights(config, feature_names: list[str]) -> list[float] | None:
+    """Score weights of the run's features under --target's policy (``target_feature_weights``);
+    None without a target, for a target without a pathfinder set, or on ilr coordinates (they
+    are not elements). With --elements the user chose the features: "pathfinders" weighting."""
+    if not config.target or config.transform == "ilr" or config.target.lower() not in PATHFINDERS:
+        return None
+    policy = resolve_target_policy(config.target_elements, config.target, list(feature_names))
+    if config.elements and policy != "suite":
+        policy = "pathfinders"
+    return target_feature_weights(policy, config.target, list(feature_names))

@@ -11,17 +11,12 @@ from .autoencoder import AutoencoderDetector
 from .base import Detector, check_matrix
 from .classic import IsolationForestDetector, MCDDetector, PCADetector, UnivariateDetector
 from .ppca import PPCADetector
+from .registry import REGISTRY
 from .vae import VAEDetector
 
-DETECTORS: dict[str, type[Detector]] = {
-    "vae": VAEDetector,
-    "ae": AutoencoderDetector,
-    "ppca": PPCADetector,
-    "mcd": MCDDetector,
-    "pca": PCADetector,
-    "iforest": IsolationForestDetector,
-    "univariate": UnivariateDetector,
-}
+#: registry name -> class (the entries themselves, with what the package needs to know of each
+#: model, are in registry.py)
+DETECTORS: dict[str, type[Detector]] = {name: spec.cls for name, spec in REGISTRY.items()}
 
 
 def make_detector(name: str, **params) -> Detector:

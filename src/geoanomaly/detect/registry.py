@@ -1,0 +1,195 @@
+"""The detector registry: one entry per model drives everything that names models.
+
+The pipeline builds a detector from its entry (``parameters``), the CLI lists the entries in
+``--model``'s help, ``compare`` runs the entries marked ``in_compare``, the run's description of
+the score comes from ``describe``, and the benchmark runs every entry. So a new detector is one
+module (the class, following ``detect.base.Detector``) plus one ``DetectorSpec`` below.
+
+Builders receive the resolved run configuration (any object with RunConfig's attributes: this
+module does not import geoanomaly.config, which imports it), the feature names, the score the
+model uses (``effective_score``) and the target weights of the features (or None).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import InputError
+from .autoencoder import AutoencoderDetector
+from .base import Detector
+from .classic import IsolationForestDetector, MCDDetector, PCADetector, UnivariateDetector
+from .ppca import PPCADetector
+from .vae import SCORES as PROBABILISTIC_SCORES
+from .vae import VAEDetector
+
+#: the AE has no latent density: its scores are the reconstruction ones
+RECONSTRUCTION_SCORES = ("recon", "enrich")
+
+#: the score a one-score-kind model falls back to when asked for the run's default score
+FALLBACK_SCORE = "enrich"
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """What the rest of the package needs to know about one detector."""
+
+    name: str
+    cls: type[Detector]
+    summary: str
+    """one line for --help and the README"""
+    parameters: Callable[..., dict]
+    """(config, feature_names, score, weights) -> the detector's constructor parameters"""
+    describe: Callable[..., str]
+    """(config, score) -> what the score is, in words (reports, metrics.json)"""
+    scores: tuple[str, ...] = ()
+    """the --score values it takes (empty: one fixed score)"""
+    seeded: bool = False
+    """different seeds give different fits, so ensembles of it make sense"""
+    architecture: bool = False
+    """has hidden layers (--hidden, --ensemble-architectures)"""
+    full_rank: bool = False
+    """needs full-rank features: clr is replaced by ilr for it"""
+    needs_target: bool = False
+    """needs --target (it scores the target element)"""
+    in_compare: bool = True
+    """run by ``compare`` when no --models are given"""
+    spatial_context_in_benchmark: bool = False
+    """the benchmark runs it with the package's spatial context (the VAE family), not raw (the
+    simple baselines, as BASELINES.md ran them)"""
+    simple_baseline: bool = False
+    """one of the simple baselines every method must beat (also run on all elements)"""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+# -- builders -------------------------------------------------------------------------------
+
+def _deep(config, feature_names, score, weights) -> dict:
+    params = dict(score=score, hidden=tuple(config.hidden), latent_dim=config.latent_dim,
+                  epochs=config.epochs, learning_rate=config.learning_rate,
+                  patience=config.patience, validation_fraction=config.validation_fraction,
+                  seed=config.seed, device=config.device, progress=config.progress)
+    if config.batch_size:
+        params["batch_size"] = config.batch_size
+    if weights is not None:
+        params["feature_weights"] = weights
+    return params
+
+
+def _vae(config, feature_names, score, weights) -> dict:
+    return {**_deep(config, feature_names, score, weights), "beta": config.beta,
+            "n_samples": config.n_samples}
+
+
+def _ppca(config, feature_names, score, weights) -> dict:
+    params = dict(score=score, latent_dim=config.latent_dim, seed=config.seed,
+                  n_samples=config.n_samples)
+    if weights is not None:
+        params["feature_weights"] = weights
+    return params
+
+
+def _seed_only(config, feature_names, score, weights) -> dict:
+    return {"seed": config.seed}
+
+
+def _no_parameters(config, feature_names, score, weights) -> dict:
+    return {}
+
+
+def _univariate(config, feature_names, score, weights) -> dict:
+    from ..targets import PATHFINDERS, target_element
+
+    target = config.target
+    if target.lower() in PATHFINDERS:
+        target = target_element(target, feature_names) or target
+    matches = [i for i, f in enumerate(feature_names) if f == target]
+    if not matches:
+        raise InputError(f"Target element {target!r} is not among the features used "
+                         f"({', '.join(feature_names)}); pick one of them with --target.")
+    return {"feature": matches[0], "feature_names": list(feature_names)}
+
+
+# -- descriptions ---------------------------------------------------------------------------
+
+def _probabilistic_words(name: str, score: str, n_samples: int) -> str:
+    return {"recon": f"{name} reconstruction error of the decoded latent mean",
+            "enrich": f"{name} enrichment-only reconstruction error (elements above their "
+                      "reconstruction)",
+            "rp": f"{name} -log reconstruction probability (An & Cho 2015, L={n_samples})",
+            "kl": f"{name} latent KL divergence from the prior",
+            "enrich-kl": f"{name} latent KL divergence, signed by the side of the background "
+                         "it lies on (enriched positive)",
+            "elbo": f"{name} negative ELBO (L={n_samples})",
+            "enrich-elbo": f"{name} one-sided negative ELBO (enrichment above the "
+                           "reconstruction + KL of an enriched latent code)",
+            "nll": f"{name} importance-weighted -log p(x) (K={n_samples})",
+            "combined": f"{name} larger training rank of the enrichment-only error and the "
+                        "signed latent KL"}[score]
+
+
+def _words(name):
+    return lambda config, score: _probabilistic_words(name, score, config.n_samples)
+
+
+def _fixed(text):
+    return lambda config, score: text
+
+
+# -- the registry ---------------------------------------------------------------------------
+
+REGISTRY: dict[str, DetectorSpec] = {spec.name: spec for spec in (
+    DetectorSpec("vae", VAEDetector,
+                 "variational autoencoder of Luo, Xiong & Zuo (2020), 24-12-3-12-24 (default)",
+                 _vae, _words("VAE"), scores=PROBABILISTIC_SCORES, seeded=True,
+                 architecture=True, spatial_context_in_benchmark=True),
+    DetectorSpec("ppca", PPCADetector,
+                 "probabilistic PCA, the VAE's linear limit, with the same scores",
+                 _ppca, _words("PPCA"), scores=PROBABILISTIC_SCORES,
+                 spatial_context_in_benchmark=True),
+    DetectorSpec("ae", AutoencoderDetector,
+                 "deep autoencoder (DAN, Xiong & Zuo 2016), reconstruction error",
+                 _deep, lambda config, score: _probabilistic_words("autoencoder", score, 0),
+                 scores=RECONSTRUCTION_SCORES, seeded=True, architecture=True,
+                 spatial_context_in_benchmark=True),
+    DetectorSpec("mcd", MCDDetector, "robust Mahalanobis distance (Minimum Covariance "
+                 "Determinant)", _seed_only, _fixed("robust Mahalanobis distance (MCD)"),
+                 full_rank=True, simple_baseline=True),
+    DetectorSpec("pca", PCADetector, "PCA reconstruction error", _no_parameters,
+                 _fixed("PCA reconstruction error"), simple_baseline=True),
+    DetectorSpec("iforest", IsolationForestDetector, "Isolation Forest", _seed_only,
+                 _fixed("Isolation Forest anomaly score"), seeded=True, simple_baseline=True),
+    DetectorSpec("univariate", UnivariateDetector,
+                 "the target element alone (needs --target)", _univariate,
+                 lambda config, score: f"transformed {config.target}", needs_target=True,
+                 simple_baseline=True),
+)}
+
+MODELS: tuple[str, ...] = tuple(REGISTRY)
+#: model -> the --score values it takes (models with one fixed score are absent)
+SCORES: dict[str, tuple[str, ...]] = {n: s.scores for n, s in REGISTRY.items() if s.scores}
+SEEDED_MODELS: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.seeded)
+ARCHITECTURE_MODELS: tuple[str, ...] = tuple(n for n, s in REGISTRY.items() if s.architecture)
+
+
+def spec(name: str) -> DetectorSpec:
+    """The registry entry of ``name``; an InputError naming the valid ones otherwise."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}.") from None
+
+
+def effective_score(model: str, score: str, default_score: str) -> str:
+    """The score ``model`` uses when asked for ``score``: a model without a latent density falls
+    back from the run's default (a latent-aware score) to "enrich", its one-sided
+    reconstruction part; any other score it lacks is left for the config check to reject."""
+    allowed = SCORES.get(model)
+    if allowed is None or score in allowed:
+        return score
+    return FALLBACK_SCORE if score == default_score and FALLBACK_SCORE in allowed else score
+
+
+def models_help() -> str:
+    """One line per registered model, for --help."""
+    return "; ".join(f"{name} = {s.summary}" for name, s in REGISTRY.items())
