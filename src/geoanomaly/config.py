@@ -121,8 +121,9 @@ class RunConfig:
     one; each detector's weight is split over its members. None = equal."""
 
     smooth_k: int | None = None
-    """Spatial context: each score becomes the mean percentile rank over its k nearest samples /
-    cells (itself included). None = 8 for samples, 9 (the 3 x 3 window) for grids; 0 = off."""
+    """Spatial context: each score becomes the mean percentile rank over its k nearest samples
+    (itself included), or on grids over the valid cells of the odd window of about k cells
+    (9 = 3 x 3, 25 = 5 x 5). None = 8 for samples, 9 for grids; 0 = off."""
 
     # --- threshold ----------------------------------------------------------------------
     threshold: str = "percentile"

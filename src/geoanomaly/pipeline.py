@@ -324,14 +324,24 @@ def smoothing_k(config: RunConfig, is_grid: bool) -> int:
 
 
 def spatial_context(config: RunConfig, data: PreparedData, scores: np.ndarray) -> np.ndarray:
-    """Mean percentile rank over the k nearest samples / cells (label-free; k <= 1: unchanged)."""
+    """Mean percentile rank over the k nearest samples, or over the window of valid cells
+    around each grid cell (masked: holes and edges add no cells; label-free; k <= 1: unchanged)."""
     k = smoothing_k(config, data.survey.is_grid)
     if k <= 1:
         return scores
-    from .grid.neighbours import neighbour_rank_mean
+    from .grid.neighbours import neighbour_rank_mean, percentile_ranks
 
+    if data.survey.is_grid:
+        from .grid.smoothing import masked_window_mean, window_size
+
+        size = window_size(k)
+        note = (f"Spatial context: each score is the mean percentile rank of the raw score over "
+                f"the valid cells of the {size} x {size} window around its cell.")
+        if note not in data.notes:
+            data.notes.append(note)
+        return masked_window_mean(data.survey.grid, percentile_ranks(scores), size)
     note = (f"Spatial context: each score is the mean percentile rank of the raw score over its "
-            f"{k} nearest {'cells' if data.survey.is_grid else 'samples'} (itself included).")
+            f"{k} nearest samples (itself included).")
     if note not in data.notes:
         data.notes.append(note)
     return neighbour_rank_mean(data.metric_x, data.metric_y, scores, k)

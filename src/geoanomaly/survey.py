@@ -27,6 +27,25 @@ class Grid:
         """Row and column index of every valid cell, in the order of the survey's rows."""
         return np.nonzero(self.valid)
 
+    def to_image(self, values, fill: float = np.nan) -> np.ndarray:
+        """One value per valid cell (the survey's row order) -> a (height, width) float image,
+        ``fill`` outside the valid cells. The one place that puts rows back on the grid."""
+        values = np.asarray(values, dtype=float).ravel()
+        valid = np.asarray(self.valid, dtype=bool)
+        if valid.shape != (self.height, self.width):
+            raise ValueError(f"grid.valid has shape {valid.shape}, expected "
+                             f"{(self.height, self.width)}")
+        n_valid = int(valid.sum())
+        if values.size != n_valid:
+            raise ValueError(f"got {values.size} values for {n_valid} valid grid cells")
+        image = np.full((self.height, self.width), fill, dtype=float)
+        image[valid] = values
+        return image
+
+    def from_image(self, image) -> np.ndarray:
+        """The valid cells of a (height, width) image, in the survey's row order."""
+        return np.asarray(image)[np.asarray(self.valid, dtype=bool)]
+
 
 @dataclass
 class Survey:

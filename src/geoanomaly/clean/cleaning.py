@@ -271,9 +271,7 @@ def _nodata_blocks(values: np.ndarray, grid: Grid, min_cells: int, ramp_ratio: f
     positive = values[np.isfinite(values) & (values > 0)]
     if positive.size == 0:
         return np.zeros(values.shape, dtype=bool)
-    rows, cols = grid.cell_rows_cols()
-    image = np.full((grid.height, grid.width), np.nan)
-    image[rows, cols] = values
+    image = grid.to_image(values)
     near_zero = np.isfinite(image) & (image <= np.percentile(positive, 1) * 1e-3)
     structure = np.ones((3, 3), dtype=bool)
     labels, n_labels = ndimage.label(near_zero, structure=structure)
@@ -294,7 +292,7 @@ def _nodata_blocks(values: np.ndarray, grid: Grid, min_cells: int, ramp_ratio: f
     ramp_labels, _ = ndimage.label(low | block, structure=structure)
     touching = np.unique(ramp_labels[block])
     masked = np.isin(ramp_labels, touching[touching > 0])
-    return masked[rows, cols]
+    return grid.from_image(masked)
 
 
 def clean(survey: Survey, options: CleaningOptions | None = None

@@ -94,9 +94,7 @@ def _grid_image(grid, values) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     if values.shape == (grid.height, grid.width):
         return values
-    image = np.full((grid.height, grid.width), np.nan)
-    image[np.nonzero(grid.valid)] = values.ravel()
-    return image
+    return grid.to_image(values)
 
 
 def _plot_deposits(ax, deposits, label):

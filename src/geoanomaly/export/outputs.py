@@ -352,9 +352,7 @@ def _protocol_note(name: str, m: dict) -> str:
 
 
 def _full_image(grid, values_per_valid_cell):
-    image = np.full((grid.height, grid.width), np.nan)
-    image[grid.valid] = values_per_valid_cell
-    return image
+    return grid.to_image(values_per_valid_cell)
 
 
 def _deposits_in(deposits, target_crs, source_crs):

@@ -126,15 +126,7 @@ def write_class_geotiff(path, grid: Grid, classes_per_valid_cell, *, class_names
 
 
 def _scatter_to_grid(grid: Grid, values: np.ndarray, fill: float) -> np.ndarray:
-    valid = np.asarray(grid.valid, dtype=bool)
-    if valid.shape != (grid.height, grid.width):
-        raise ValueError(f"grid.valid has shape {valid.shape}, expected {(grid.height, grid.width)}")
-    n_valid = int(valid.sum())
-    if len(values) != n_valid:
-        raise ValueError(f"got {len(values)} values for {n_valid} valid grid cells")
-    image = np.full((grid.height, grid.width), fill, dtype=float)
-    image[np.nonzero(valid)] = values
-    return image
+    return grid.to_image(values, fill)
 
 
 def _write_single_band(path, grid, image, dtype, nodata, description, tags, predictor) -> Path:
