@@ -49,11 +49,15 @@ class CompareResult:
 
 
 def model_features(model: str, config: RunConfig, data: PreparedData) -> np.ndarray:
-    """The features a detector sees: the shared ones, except full-rank ilr on clr data for a
-    model that needs full rank (MCD)."""
+    """The input a detector takes (its registry ``input_kind``): the shared features, full-rank
+    ilr ones on clr data for a model that needs full rank (MCD), or the cleaned compositions for
+    a model that does its own log-ratio transform (Info-DAN)."""
     from .detect.registry import spec
 
-    if spec(model).full_rank and data.transformer.method == "clr":
+    entry = spec(model)
+    if entry.input_kind == "composition":
+        return data.survey.values.to_numpy(dtype=np.float64)
+    if entry.full_rank and data.transformer.method == "clr":
         from .transform import Transformer
 
         return Transformer(method="ilr", scale=config.scale).fit_transform(data.survey.values)

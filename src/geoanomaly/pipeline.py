@@ -436,7 +436,10 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
         detector = fit_ensemble(config, data, X=X)
         scores = detector.score_
     else:
-        X = data.X if X is None else X
+        if X is None:
+            from .compare import model_features
+
+            X = model_features(config.model, config, data)
         detector = build_detector(config, data.feature_names)
         detector.fit(X)
         scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)

@@ -19,6 +19,8 @@ from ..errors import InputError
 from .autoencoder import AutoencoderDetector
 from .base import Detector
 from .classic import IsolationForestDetector, MCDDetector, PCADetector, UnivariateDetector
+from .ganomaly import GANomalyDetector
+from .infodan import InfoDANDetector
 from .ppca import PPCADetector
 from .vae import SCORES as PROBABILISTIC_SCORES
 from .vae import VAEDetector
@@ -59,6 +61,9 @@ class DetectorSpec:
     simple baselines, as BASELINES.md ran them)"""
     simple_baseline: bool = False
     """one of the simple baselines every method must beat (also run on all elements)"""
+    input_kind: str = "features"
+    """what ``fit`` takes: "features" (the transformed, scaled rows) or "composition" (the
+    cleaned positive concentrations, for a model that does its own log-ratio transform)"""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -95,6 +100,22 @@ def _seed_only(config, feature_names, score, weights) -> dict:
 
 def _no_parameters(config, feature_names, score, weights) -> dict:
     return {}
+
+
+def _ganomaly(config, feature_names, score, weights) -> dict:
+    """The run's architecture, epochs and seed; the published optimiser (Adam 2e-4, beta1 0.5)
+    and the detector's own patience, not the VAE's --learning-rate / --patience."""
+    params = dict(hidden=tuple(config.hidden), latent_dim=config.latent_dim, epochs=config.epochs,
+                  validation_fraction=config.validation_fraction, seed=config.seed,
+                  device=config.device, progress=config.progress)
+    if config.batch_size:
+        params["batch_size"] = config.batch_size
+    return params
+
+
+def _infodan(config, feature_names, score, weights) -> dict:
+    params = dict(seed=config.seed, device=config.device, progress=config.progress)
+    return params
 
 
 def _univariate(config, feature_names, score, weights) -> dict:
@@ -152,6 +173,16 @@ REGISTRY: dict[str, DetectorSpec] = {spec.name: spec for spec in (
                  _deep, lambda config, score: _probabilistic_words("autoencoder", score, 0),
                  scores=RECONSTRUCTION_SCORES, seeded=True, architecture=True,
                  spatial_context_in_benchmark=True),
+    DetectorSpec("ganomaly", GANomalyDetector,
+                 "GANomaly (Luo et al. 2021; Akcay et al. 2018) on sample vectors: "
+                 "encoder-decoder-encoder generator, latent-distance score", _ganomaly,
+                 _fixed("GANomaly squared distance between the two latent codes"),
+                 seeded=True, architecture=True),
+    DetectorSpec("infodan", InfoDANDetector,
+                 "Info-DAN (Esmaeiloghli et al. 2023): ilr, Infomax ICA, min-max, tanh "
+                 "autoencoder 32-24-16-8, reconstruction error", _infodan,
+                 _fixed("Info-DAN reconstruction error of the min-max scaled Infomax sources"),
+                 seeded=True, input_kind="composition"),
     DetectorSpec("mcd", MCDDetector, "robust Mahalanobis distance (Minimum Covariance "
                  "Determinant)", _seed_only, _fixed("robust Mahalanobis distance (MCD)"),
                  full_rank=True, simple_baseline=True),

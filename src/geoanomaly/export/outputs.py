@@ -171,6 +171,8 @@ def write_outputs(config, data, detector, scores, classes, thresholds, metrics, 
             save_ensemble(detector, staging.path("model"))
         else:
             save_detector(detector, staging.path("model"))
+            if hasattr(detector, "export_tables"):  # e.g. Info-DAN: ilr.csv and sources.csv
+                detector.export_tables(staging.path("model"))
         write_json(staging.path("model/preprocessing.json"), {
             "elements": survey.elements, "units": survey.units,
             "transform": data.transformer.to_dict(), "features": list(data.feature_names)})
