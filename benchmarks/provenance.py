@@ -15,7 +15,7 @@ ALL_DATASETS = ("sed1", "soil1", "rock2", "li4", "xinjiang_au", "off-structure",
 DEFAULTS = (
     {"default": "score enrich-elbo, target elements auto, spatial context (8 samples / 3 x 3 "
                 "cells)",
-     "how": "benchmarks/select_defaults.py (commit 2d7c5db table): 4 policies x 8 scores x "
+     "how": "benchmarks/select_defaults.py (commits 2d7c5db and 8e93f63): 4 policies x 8 scores x "
             "with/without context, maximin gap to the best simple baseline, leave one dataset out",
      "looked_at": ALL_DATASETS, "leave_one_out": True},
     {"default": "VAE 24-12-3, beta 1, Adam 1e-3, up to 200 epochs with early stopping",

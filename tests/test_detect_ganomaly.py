@@ -217,3 +217,29 @@ def test_without_a_validation_set_the_training_criterion_is_watched():
                                 patience=None).fit(X_TRAIN)
     assert not any(key.startswith("val_") for key in detector.history_)
     assert detector.best_epoch_ == int(np.argmin(detector.history_["monitor"])) + 1
+
+
+def test_training_away_from_deposits_is_run_through_the_pipeline_and_flagged(small_csv, tmp_path):
+    """Luo et al. (2021) trained on non-mineralised samples: the run fits on the far samples only
+    and says everywhere that the deposits shaped the model."""
+    import json
+
+    import geoanomaly
+
+    samples, deposits = small_csv
+    result = geoanomaly.run(sources=[str(samples)], deposits=str(deposits), out=str(tmp_path / "g"),
+                            model="ganomaly", epochs=3, n_boot=50, train_away_from_deposits=500.0)
+    metrics = json.loads((tmp_path / "g" / "metrics.json").read_text())
+    assert metrics["trained_with_deposits"] is True
+    assert any(n.startswith("TRAINED WITH DEPOSITS") for n in result.data.notes)
+    assert "TRAINED WITH DEPOSITS" in result.summary()
+    assert "TRAINED WITH DEPOSITS" in (tmp_path / "g" / "report.html").read_text()
+
+
+def test_training_away_from_deposits_needs_deposits(small_csv, tmp_path):
+    from geoanomaly.cli import main
+
+    samples, _ = small_csv
+    assert main(["run", str(samples), "--out", str(tmp_path / "x"), "--model", "ganomaly",
+                 "--train-away-from-deposits", "500", "--epochs", "2"]) == 2
+    assert not (tmp_path / "x").exists()

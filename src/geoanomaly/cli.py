@@ -110,6 +110,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--validation-fraction", type=float)
     g.add_argument("--n-samples", type=int, metavar="L",
                    help="latent draws of the sampled scores rp, elbo, nll (50)")
+    g.add_argument("--train-away-from-deposits", type=float, metavar="METRES",
+                   help="fit only on samples / cells this far from every known deposit (as "
+                        "GANomaly's authors did); the deposits then shape the model and every "
+                        "output says so (needs --deposits)")
     g.add_argument("--smooth-k", type=int, metavar="K",
                    help="spatial context: mean percentile rank over the K nearest samples / "
                         "cells (default 8 samples, 3 x 3 cells; 0 = off)")

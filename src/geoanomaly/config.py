@@ -120,6 +120,10 @@ class RunConfig:
     """Weights of the detectors of a fused model (vae+mcd: e.g. [2, 1]), normalised to sum to
     one; each detector's weight is split over its members. None = equal."""
 
+    train_away_from_deposits: float | None = None
+    """Metres: fit the detector only on samples / cells at least this far from every known
+    deposit (as Luo et al. 2021 trained GANomaly on non-mineralised samples). The deposits then
+    shape the model, and every output says so. None = train on everything (unsupervised)."""
     smooth_k: int | None = None
     """Spatial context: each score becomes the mean percentile rank over its k nearest samples
     (itself included), or on grids over the valid cells of the odd window of about k cells

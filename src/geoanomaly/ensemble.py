@@ -42,7 +42,7 @@ import numpy as np
 
 from .config import SCORES, SEEDED_MODELS, RunConfig, model_parts
 # models whose fit depends on the hidden layers (ensemble_architectures applies to them)
-from .detect.registry import ARCHITECTURE_MODELS
+from .detect.registry import ARCHITECTURE_MODELS, REGISTRY
 
 COMBINE = "mean percentile rank"
 WEIGHTED_COMBINE = "weighted mean percentile rank"
@@ -227,9 +227,10 @@ def fit_ensemble(config: RunConfig, data, X=None) -> Ensemble:
     them would (``compare.model_features``).
     """
     from .compare import model_features
-    from .pipeline import build_detector, spatial_context
+    from .pipeline import build_detector, spatial_context, training_rows
 
     members = members_of(config)
+    train = training_rows(config, data)
     single = len(model_parts(config.model)) == 1
     detectors, ranks, features, notes = [], [], [], []
     cache: dict[str, np.ndarray] = {}
@@ -242,14 +243,17 @@ def fit_ensemble(config: RunConfig, data, X=None) -> Ensemble:
                 cache[member.model] = model_features(member.model, cfg, data)
             Xm = cache[member.model]
         own = Xm is not data.X and not (single and X is not None)
-        features.append("ilr" if own else "shared")
+        if REGISTRY[member.model].input_kind == "composition":
+            features.append("compositions")
+        else:
+            features.append("ilr" if own else "shared")
         if cfg.score != config.score and member.model in SCORES:
             note = (f"Member model {member.model} has no score {config.score!r}: it uses "
                     f"{cfg.score}.")
             if note not in notes:
                 notes.append(note)
         detector = build_detector(cfg, data.feature_names)
-        detector.fit(Xm)
+        detector.fit(Xm[train])
         raw = np.asarray(detector.anomaly_score(Xm), dtype=np.float64)
         ranks.append(percentile_rank(spatial_context(cfg, data, raw)))
         detectors.append(detector)

@@ -72,6 +72,9 @@ class RunResult:
         if self.thresholds.method == "t":
             lines.append("  threshold: weights-of-evidence t maximum, CHOSEN WITH THE DEPOSITS "
                          "(supervised; the anomaly classes are in-sample)")
+        if self.config.train_away_from_deposits is not None:
+            lines.append(f"  TRAINED WITH DEPOSITS: fitted only on samples "
+                         f"{self.config.train_away_from_deposits:g} m or more from every deposit")
         lines.append(f"  report: {self.out_dir / 'report.html'}")
         lines.append(f"  outputs in {self.out_dir}: {', '.join(self.files)}")
         return "\n".join(lines)
@@ -418,6 +421,34 @@ def _records(table) -> list[dict]:
 # the whole run
 
 
+def training_rows(config: RunConfig, data: PreparedData) -> np.ndarray:
+    """The rows a detector is fitted on: all of them, or with --train-away-from-deposits D only
+    the samples / cells at least D metres from every known deposit (Luo et al. 2021 trained
+    GANomaly on non-mineralised samples). Then the deposits shaped the model, and the notes,
+    metrics.json and the summary say so."""
+    distance = config.train_away_from_deposits
+    if distance is None:
+        return np.ones(data.survey.n, dtype=bool)
+    if data.deposits is None:
+        raise InputError("--train-away-from-deposits needs --deposits (the known deposits to "
+                         "keep away from).")
+    from .validate import sample_labels
+
+    near = sample_labels(data.survey.x, data.survey.y, data.deposits.x, data.deposits.y,
+                         float(distance), geographic=is_geographic(data.survey.crs))
+    keep = ~near
+    if keep.sum() < 10:
+        raise InputError(f"Only {int(keep.sum())} samples lie {distance:g} m or more from every "
+                         "deposit; lower --train-away-from-deposits.")
+    note = (f"TRAINED WITH DEPOSITS: the detector was fitted only on the {int(keep.sum())} "
+            f"samples / cells at least {distance:g} m from every known deposit ({int(near.sum())} "
+            "left out), so the deposits shaped the model; its AUC is not that of an "
+            "unsupervised model.")
+    if note not in data.notes:
+        data.notes.append(note)
+    return keep
+
+
 def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
     """Fit and score one detector, add spatial context, threshold, validate (with labels).
 
@@ -441,7 +472,7 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
 
             X = model_features(config.model, config, data)
         detector = build_detector(config, data.feature_names)
-        detector.fit(X)
+        detector.fit(X[training_rows(config, data)])
         scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)
         scores = spatial_context(config, data, scores)
     seconds = time.perf_counter() - start
@@ -454,6 +485,7 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
             metrics["ensemble"] = detector.describe()
         metrics["threshold"] = {"method": thresholds.method,
                                 "chosen_with_deposits": thresholds.method == "t"}
+        metrics["trained_with_deposits"] = config.train_away_from_deposits is not None
     return detector, scores, thresholds, classes, metrics, seconds
 
 
