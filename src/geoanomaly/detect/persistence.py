@@ -24,8 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from ..errors import InputError
-from .base import Detector
+
+if TYPE_CHECKING:  # annotations only: base.Detector.save / load import this module
+    from .base import Detector
 
 FORMAT = "geoanomaly-detector"
 FORMAT_VERSION = 1

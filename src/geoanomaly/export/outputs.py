@@ -33,8 +33,9 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def run_record(config, data, detector, seconds: float) -> dict:
-    """The resolved configuration plus what is needed to reproduce and audit the run."""
+def run_record(config, data, detector, seconds: float, description: str) -> dict:
+    """The resolved configuration plus what is needed to reproduce and audit the run
+    (``description``: what the score is, in words, from pipeline.score_description)."""
     survey = data.survey
     return {
         "geoanomaly_run": {
@@ -55,7 +56,7 @@ def run_record(config, data, detector, seconds: float) -> dict:
             "deposits": config.deposits,
         },
         "model": _model_record(detector),
-        "metrics_label": score_label(config, detector),
+        "metrics_label": description,
         "notes": list(data.raw.notes) + list(getattr(data.cleaning, "notes", [])) + list(data.notes),
         "versions": package_versions(),
     }
@@ -71,12 +72,6 @@ def _model_record(detector) -> dict:
         return {"class": "Ensemble", "combine": described["combine"], "members": members}
     return {"class": type(detector).__name__, "params": _jsonable(detector.get_params()),
             "fitted": _fitted_summary(detector)}
-
-
-def score_label(config, detector=None) -> str:
-    from ..pipeline import score_description
-
-    return score_description(config, detector)
 
 
 def _fitted_summary(detector) -> dict:
@@ -100,8 +95,11 @@ def _jsonable(value):
 
 
 def write_outputs(config, data, detector, scores, classes, thresholds, metrics, labels,
-                  seconds: float, score_std=None) -> list[str]:
+                  seconds: float, score_std=None, description: str = "") -> list[str]:
     """Write every output into ``config.out``; returns the published names.
+
+    ``description`` says what the score is (the pipeline's score_description): passed in, so
+    that export does not import the pipeline that calls it.
 
     ``score_std`` (ensembles / fusion): the spread of the member ranks per sample / cell; it
     adds the score_std column and uncertainty.tif. None (a single detector) leaves them out.
@@ -161,7 +159,7 @@ def write_outputs(config, data, detector, scores, classes, thresholds, metrics, 
             write_points_gpkg(staging.path("anomalies.gpkg"), survey.x, survey.y, survey.crs, columns)
         if metrics is not None:
             write_json(staging.path("metrics.json"), metrics)
-        record = run_record(config, data, detector, seconds)
+        record = run_record(config, data, detector, seconds, description or config.model)
         if hasattr(detector, "describe"):
             record["ensemble"] = detector.describe()
         write_yaml(staging.path("run.yaml"), record)
