@@ -267,3 +267,23 @@ def test_the_python_api_runs_a_study_like_the_cli(survey, no_deposits, tmp_path)
     result = geoanomaly.run_study(grid=grid, seeds=2, out=str(tmp_path / "api"), **_options(path))
     assert (tmp_path / "api" / "chosen.yaml").is_file()
     assert result.chosen_config.hidden == no_deposits.chosen_config.hidden
+
+
+def test_the_ensemble_hint_lists_the_best_stable_architectures_and_parses(tmp_path):
+    import pandas as pd
+
+    from geoanomaly.config import load_config_file
+    from geoanomaly.study import ensemble_hint
+
+    table = pd.DataFrame({"architecture": ["24-12-3", "24-12-3", "32-16-3", "24-3", "16-8-3"],
+                          "hidden": ["24-12", "24-12", "32-16", "24", "16-8"],
+                          "val_neg_elbo": [5.0, 5.0, 4.8, 4.9, 4.0],
+                          "kept_by_stability": [True, True, True, True, False]})
+    hint = ensemble_hint(table)
+    lines = [line[2:] for line in hint.splitlines() if line.startswith("# ensemble")]
+    assert lines == ["ensemble: 3", "ensemble_architectures: [[32, 16], [24], [24, 12]]"]
+    path = tmp_path / "ensemble.yaml"
+    path.write_text("sources: [x.csv]\n" + "\n".join(lines) + "\n")
+    options = load_config_file(path)
+    make_config(**options)
+    assert ensemble_hint(table.iloc[:2]) == ""  # one architecture: no ensemble to offer

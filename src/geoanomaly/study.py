@@ -964,4 +964,28 @@ def chosen_yaml_text(config: RunConfig, select_by: str, chosen: dict, table) -> 
                 f"{row['stability']:.3f}, Moran's I {row['morans_i']:.3f}"]
     head.append("# Use: geoanomaly run --config chosen.yaml SOURCE --out DIR")
     body = yaml.safe_dump(chosen_options(config), sort_keys=False, default_flow_style=None)
-    return "\n".join(head) + "\n" + body
+    return "\n".join(head) + "\n" + body + ensemble_hint(table)
+
+
+def ensemble_hint(table, n: int = 3) -> str:
+    """Commented YAML lines for an ensemble over the study's best architectures: the ``n``
+    distinct hidden-layer shapes with the lowest held-out -ELBO among the seed-stable ones
+    (label-free)."""
+    by_arch = table.drop_duplicates("architecture")
+    if "kept_by_stability" in by_arch and by_arch["kept_by_stability"].any():
+        by_arch = by_arch[by_arch["kept_by_stability"].astype(bool)]
+    by_arch = by_arch.sort_values("val_neg_elbo")
+    shapes = []
+    for hidden in by_arch["hidden"]:
+        shape = [int(v) for v in str(hidden).replace("(", "").replace(")", "").replace(
+            "[", "").replace("]", "").replace("-", ",").split(",") if v.strip()]
+        if shape and shape not in shapes:
+            shapes.append(shape)
+        if len(shapes) == n:
+            break
+    if len(shapes) < 2:
+        return ""
+    return ("# An ensemble over the study's best stable architectures (lowest held-out -ELBO), with\n"
+            "# an uncertainty map: uncomment both lines.\n"
+            f"# ensemble: {len(shapes)}\n"
+            f"# ensemble_architectures: {shapes}\n")
