@@ -16,6 +16,9 @@ import numpy as np
 
 from .config import RunConfig, make_config
 from .errors import InputError
+from .io.metres import is_geographic
+from .io.metres import median_spacing as spacing_of
+from .io.metres import metric_coordinates as metric_coordinates_of
 from .survey import Survey
 
 
@@ -218,35 +221,12 @@ def meta_column(raw: Survey, survey: Survey, name: str, option: str, raw_rows: b
     return source.meta[name].astype(str).to_numpy()
 
 
-def is_geographic(crs) -> bool:
-    return crs is not None and getattr(crs, "is_geographic", False)
-
-
 def metric_coordinates(survey: Survey, notes: list[str]):
-    """Coordinates in metres for distances and interpolated maps.
-
-    A lon/lat survey is projected to the UTM zone of its centre (pyproj picks the zone), so that
-    radii and map cells are in metres; a projected survey is used as it is.
-    """
-    if not is_geographic(survey.crs):
-        return survey.x, survey.y, survey.crs
-    from pyproj import CRS, Transformer
-    from pyproj.aoi import AreaOfInterest
-    from pyproj.database import query_utm_crs_info
-
-    aoi = AreaOfInterest(float(np.min(survey.x)), float(np.min(survey.y)),
-                         float(np.max(survey.x)), float(np.max(survey.y)))
-    infos = query_utm_crs_info(datum_name="WGS 84", area_of_interest=aoi)
-    lon0 = float(np.median(survey.x))
-    zone = int((lon0 + 180) // 6) + 1
-    epsg = (32600 if np.median(survey.y) >= 0 else 32700) + zone
-    chosen = next((i for i in infos if i.code == str(epsg)), None)
-    utm = CRS.from_epsg(int(chosen.code) if chosen else epsg)
-    to_utm = Transformer.from_crs(survey.crs, utm, always_xy=True)
-    mx, my = to_utm.transform(survey.x, survey.y)
-    notes.append(f"Longitude/latitude projected to {utm.name} (EPSG:{utm.to_epsg()}) for "
-                 "distances and the interpolated map.")
-    return np.asarray(mx), np.asarray(my), utm
+    """Coordinates in metres for distances and maps (io/metres.py), the choice noted."""
+    mx, my, crs, note = metric_coordinates_of(survey.x, survey.y, survey.crs)
+    if note:
+        notes.append(note)
+    return mx, my, crs
 
 
 # ------------------------------------------------------------------------------------------
@@ -311,12 +291,8 @@ def deposit_labels(config: RunConfig, data: PreparedData) -> tuple[np.ndarray, d
 
 
 def median_spacing(x: np.ndarray, y: np.ndarray) -> float:
-    from scipy.spatial import cKDTree
-
-    pts = np.column_stack([x, y])
-    d, _ = cKDTree(pts).query(pts, k=2)
-    spacing = float(np.median(d[:, 1]))
-    return spacing if spacing > 0 else float(np.mean(d[:, 1]) or 1.0)
+    """Median nearest-neighbour spacing of the samples in metres (1 m if undefined)."""
+    return spacing_of(x, y) or 1.0
 
 
 def smoothing_k(config: RunConfig, is_grid: bool) -> int:

@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from ..io.metres import median_spacing as spacing_of
+
 from geoanomaly.errors import InputError
 from geoanomaly.survey import Grid
 
@@ -143,13 +145,8 @@ def idw_grid(
 
 def median_spacing(points: np.ndarray) -> float:
     """Median distance from each distinct sample location to its nearest neighbour (0 if < 2)."""
-    from scipy.spatial import cKDTree
-
-    distinct = np.unique(np.asarray(points, dtype=float), axis=0)
-    if len(distinct) < 2:
-        return 0.0
-    dist, _ = cKDTree(distinct).query(distinct, k=2)
-    return float(np.median(dist[:, 1]))
+    points = np.asarray(points, dtype=float)
+    return spacing_of(points[:, 0], points[:, 1])
 
 
 def cell_centres(grid: Grid) -> tuple[np.ndarray, np.ndarray]:

@@ -14,47 +14,8 @@ import numpy as np
 
 from ..errors import InputError
 
-#: mean Earth radius (IUGG R1) in metres, used for haversine distances
-EARTH_RADIUS_M = 6371008.8
-
-
-def _as_xy(x, y, what: str, geographic: bool) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
-    if x.shape != y.shape:
-        raise InputError(f"{what} x and y have different lengths ({x.size} and {y.size}).")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise InputError(f"{what} coordinates hold missing values; drop those rows first.")
-    if geographic and x.size and (np.abs(y).max() > 90 or np.abs(x).max() > 360):
-        raise InputError(f"{what} coordinates are not longitude/latitude degrees (|y| up to "
-                         f"{np.abs(y).max():.6g}); pass geographic=False for projected metres.")
-    return np.column_stack([x, y])
-
-
-def _tree(points_xy: np.ndarray, geographic: bool):
-    from sklearn.neighbors import BallTree, KDTree
-
-    if geographic:  # BallTree's haversine wants (lat, lon) in radians
-        return BallTree(np.radians(points_xy[:, ::-1]), metric="haversine")
-    return KDTree(points_xy)
-
-
-def _query(tree, points_xy: np.ndarray, geographic: bool) -> tuple[np.ndarray, np.ndarray]:
-    query = np.radians(points_xy[:, ::-1]) if geographic else points_xy
-    dist, idx = tree.query(query, k=1)
-    dist = dist[:, 0] * (EARTH_RADIUS_M if geographic else 1.0)
-    return dist, idx[:, 0]
-
-
-def distance_to_nearest(x, y, ref_x, ref_y, geographic: bool) -> tuple[np.ndarray, np.ndarray]:
-    """For every point (x, y): metres to the nearest reference point, and that point's index."""
-    points = _as_xy(x, y, "sample", geographic)
-    refs = _as_xy(ref_x, ref_y, "deposit", geographic)
-    if refs.shape[0] == 0:
-        raise InputError("the deposit list is empty; give at least one deposit to validate against.")
-    if points.shape[0] == 0:
-        return np.empty(0), np.empty(0, dtype=np.intp)
-    return _query(_tree(refs, geographic), points, geographic)
+from ..io.metres import EARTH_RADIUS_M, as_xy as _as_xy, distance_to_nearest  # noqa: F401
+from ..io.metres import nearest_index_tree as _tree, query_nearest as _query
 
 
 def nearest_samples(x, y, dep_x, dep_y, geographic: bool) -> tuple[np.ndarray, np.ndarray]:
