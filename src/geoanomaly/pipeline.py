@@ -17,7 +17,6 @@ import numpy as np
 from .config import RunConfig, make_config
 from .errors import InputError
 from .io.metres import is_geographic
-from .io.metres import median_spacing as spacing_of
 from .io.metres import metric_coordinates as metric_coordinates_of
 from .survey import Survey
 
@@ -274,25 +273,11 @@ def threshold_scores(config: RunConfig, scores: np.ndarray, labels=None):
 
 
 def deposit_labels(config: RunConfig, data: PreparedData) -> tuple[np.ndarray, dict]:
-    """Positives of protocol "samples": cells holding a deposit, or samples within the radius."""
-    from .validate import cell_labels, sample_labels
+    """Positives of protocol "samples" (the rule lives in validate/labels.py)."""
+    from .validate.labels import protocol_positives
 
-    survey, dep = data.survey, data.deposits
-    if survey.is_grid:
-        cells = cell_labels(survey.grid, dep.x, dep.y)
-        return np.asarray(cells.labels, dtype=bool), {"positives": "cells containing a deposit",
-                                                      "deposit_cells": cells.summary()}
-    radius = config.radius or 2.0 * median_spacing(data.metric_x, data.metric_y)
-    geographic = is_geographic(survey.crs)
-    labels = sample_labels(survey.x, survey.y, dep.x, dep.y, radius, geographic=geographic)
-    return np.asarray(labels, dtype=bool), {
-        "positives": f"samples within {radius:.0f} m of a deposit", "radius_m": float(radius),
-        "radius_rule": "given" if config.radius else "twice the median nearest-sample spacing"}
-
-
-def median_spacing(x: np.ndarray, y: np.ndarray) -> float:
-    """Median nearest-neighbour spacing of the samples in metres (1 m if undefined)."""
-    return spacing_of(x, y) or 1.0
+    return protocol_positives(data.survey, data.deposits, data.metric_x, data.metric_y,
+                              config.radius or None)
 
 
 def smoothing_k(config: RunConfig, is_grid: bool) -> int:

@@ -87,3 +87,24 @@ def cell_labels(grid, dep_x, dep_y) -> CellLabels:
     return CellLabels(labels=labels, deposit_row=deposit_row, n_deposits=int(deposits.shape[0]),
                       n_outside_grid=int((~inside).sum()),
                       n_in_invalid_cell=int((inside & (deposit_row < 0)).sum()))
+
+
+def protocol_positives(survey, deposits, metric_x, metric_y, radius: float | None
+                       ) -> tuple[np.ndarray, dict]:
+    """The label rule of protocol "samples": on grids the cells holding a deposit; on points the
+    samples within ``radius`` metres of one (None = twice the median nearest-sample spacing,
+    measured on the metric coordinates). Returns (labels, how they were made)."""
+    from ..io.metres import is_geographic, median_spacing
+
+    if survey.is_grid:
+        cells = cell_labels(survey.grid, deposits.x, deposits.y)
+        return np.asarray(cells.labels, dtype=bool), {"positives": "cells containing a deposit",
+                                                      "deposit_cells": cells.summary()}
+    given = radius is not None
+    if not given:
+        radius = 2.0 * (median_spacing(metric_x, metric_y) or 1.0)
+    labels = sample_labels(survey.x, survey.y, deposits.x, deposits.y, radius,
+                           geographic=is_geographic(survey.crs))
+    return np.asarray(labels, dtype=bool), {
+        "positives": f"samples within {radius:.0f} m of a deposit", "radius_m": float(radius),
+        "radius_rule": "given" if given else "twice the median nearest-sample spacing"}
