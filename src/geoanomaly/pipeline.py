@@ -40,6 +40,23 @@ class PreparedData:
     warnings: list[str] = field(default_factory=list)
     strata: list[frozenset] | None = None  # per sample: the set of surveys it was reported in
 
+    @property
+    def observed(self) -> np.ndarray:
+        """(rows, features) bool: True where the feature rests on measured values only.
+
+        A value the cleaning imputed is not measured; a log-ratio feature (clr, ilr) of a row
+        with any imputed element is not either. Map models mask what is False
+        (grid/windows.py); the grid itself (``survey.grid``: transform, shape, CRS, valid
+        cells) says where the rows lie."""
+        imputed = getattr(self.cleaning, "imputed", None)
+        shape = (self.survey.n, len(self.feature_names))
+        if imputed is None or imputed.shape[0] != self.survey.n:
+            return np.ones(shape, dtype=bool)
+        measured = ~imputed.reindex(columns=self.survey.elements, fill_value=False).to_numpy()
+        if self.transformer.method in ("clr", "ilr"):
+            return np.repeat(measured.all(axis=1, keepdims=True), shape[1], axis=1)
+        return measured
+
 
 @dataclass
 class RunResult:

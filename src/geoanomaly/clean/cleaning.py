@@ -146,6 +146,9 @@ class CleaningReport:
     row_map: np.ndarray
     notes: list[str] = field(default_factory=list)
     options: dict = field(default_factory=dict)
+    imputed: pd.DataFrame | None = None
+    """bool per output row and kept element: True where the value was filled in (imputed), not
+    measured -- map models mask these cells instead of seeing a median as data."""
 
     @property
     def kept_elements(self) -> list[str]:
@@ -508,9 +511,10 @@ def clean(survey: Survey, options: CleaningOptions | None = None
     if not (np.isfinite(result).all() and (result > 0).all()):  # pragma: no cover - a bug
         raise AssertionError("cleaning left a non-positive or missing value")
     per_element = pd.DataFrame([stats[e] for e in parsed], columns=_REPORT_COLUMNS)
+    imputed = pd.DataFrame({e: (missing[e] & keep_row)[keep_row] for e in names})
     report = CleaningReport(
         per_element=per_element, n_rows_in=n_in, n_rows_out=kept_survey.n,
         n_duplicates=n_duplicates, n_rows_dropped_missing=n_rows_dropped, row_map=row_map,
-        notes=notes, options=asdict(options))
+        notes=notes, options=asdict(options), imputed=imputed)
     return kept_survey, report
 
