@@ -91,3 +91,25 @@ def test_prepared_data_says_which_features_were_measured(small_grid):
     assert observed.shape == data.X.shape and observed.dtype == bool
     images, masks = feature_images(data.survey.grid, data.X, observed)
     assert images.shape[0] == data.X.shape[1] and masks.sum() == observed.sum()
+
+
+def test_map_input_of_a_grid_and_of_a_gridded_point_survey(small_grid, small_csv):
+    from geoanomaly.config import make_config
+    from geoanomaly.grid.windows import GridInput, PointsOnGrid, map_input
+    from geoanomaly.pipeline import prepare
+
+    folder, _ = small_grid
+    config = make_config(sources=[str(folder)], out="unused")
+    data = prepare(config)
+    on_grid = map_input(config, data)
+    assert isinstance(on_grid, GridInput) and not isinstance(on_grid, PointsOnGrid)
+    assert on_grid.n_cells == data.survey.n and on_grid.n_channels == data.X.shape[1]
+
+    samples, _ = small_csv
+    config = make_config(sources=[str(samples)], out="unused")
+    data = prepare(config)
+    points = map_input(config, data)
+    assert isinstance(points, PointsOnGrid) and points.n_channels == data.X.shape[1]
+    back = points.to_samples(np.arange(points.n_cells, dtype=float))
+    assert back.shape == (data.survey.n,) and np.isfinite(back).all()
+    assert any("gridded" in note for note in data.notes)

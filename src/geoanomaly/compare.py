@@ -57,6 +57,10 @@ def model_features(model: str, config: RunConfig, data: PreparedData) -> np.ndar
     entry = spec(model)
     if entry.input_kind == "composition":
         return data.survey.values.to_numpy(dtype=np.float64)
+    if entry.input_kind == "windows":
+        from .grid.windows import map_input
+
+        return map_input(config, data)
     if entry.full_rank and data.transformer.method == "clr":
         from .transform import Transformer
 

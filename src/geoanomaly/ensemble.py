@@ -227,10 +227,9 @@ def fit_ensemble(config: RunConfig, data, X=None) -> Ensemble:
     them would (``compare.model_features``).
     """
     from .compare import model_features
-    from .pipeline import build_detector, spatial_context, training_rows
+    from .pipeline import build_detector, fitting_input, spatial_context
 
     members = members_of(config)
-    train = training_rows(config, data)
     single = len(model_parts(config.model)) == 1
     detectors, ranks, features, notes = [], [], [], []
     cache: dict[str, np.ndarray] = {}
@@ -242,9 +241,10 @@ def fit_ensemble(config: RunConfig, data, X=None) -> Ensemble:
             if member.model not in cache:
                 cache[member.model] = model_features(member.model, cfg, data)
             Xm = cache[member.model]
-        own = Xm is not data.X and not (single and X is not None)
-        if REGISTRY[member.model].input_kind == "composition":
-            features.append("compositions")
+        own = not (Xm is data.X) and not (single and X is not None)
+        if REGISTRY[member.model].input_kind in ("composition", "windows"):
+            features.append({"composition": "compositions",
+                              "windows": "map windows"}[REGISTRY[member.model].input_kind])
         else:
             features.append("ilr" if own else "shared")
         if cfg.score != config.score and member.model in SCORES:
@@ -253,8 +253,10 @@ def fit_ensemble(config: RunConfig, data, X=None) -> Ensemble:
             if note not in notes:
                 notes.append(note)
         detector = build_detector(cfg, data.feature_names)
-        detector.fit(Xm[train])
+        detector.fit(fitting_input(config, data, Xm))
         raw = np.asarray(detector.anomaly_score(Xm), dtype=np.float64)
+        if hasattr(Xm, "to_samples"):  # a map model on a gridded point survey
+            raw = Xm.to_samples(raw)
         ranks.append(percentile_rank(spatial_context(cfg, data, raw)))
         detectors.append(detector)
     if "ilr" in features:

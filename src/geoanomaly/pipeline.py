@@ -427,6 +427,18 @@ def training_rows(config: RunConfig, data: PreparedData) -> np.ndarray:
     return keep
 
 
+def fitting_input(config: RunConfig, data: PreparedData, X):
+    """What ``fit`` gets: the rows ``training_rows`` keeps (all, unless trained away from the
+    deposits); a map model's input is the whole map."""
+    rows = training_rows(config, data)
+    if isinstance(X, np.ndarray):
+        return X[rows]
+    if not rows.all():
+        raise InputError("--train-away-from-deposits is not available for map models yet; "
+                         "run them without it.")
+    return X
+
+
 def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
     """Fit and score one detector, add spatial context, threshold, validate (with labels).
 
@@ -450,8 +462,10 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
 
             X = model_features(config.model, config, data)
         detector = build_detector(config, data.feature_names)
-        detector.fit(X[training_rows(config, data)])
+        detector.fit(fitting_input(config, data, X))
         scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)
+        if hasattr(X, "to_samples"):  # a map model on a gridded point survey
+            scores = X.to_samples(scores)
         scores = spatial_context(config, data, scores)
     seconds = time.perf_counter() - start
     thresholds, classes = threshold_scores(config, scores, None if labels is None else labels[0])

@@ -118,3 +118,67 @@ def blocked_split(grid, size: int, validation_fraction: float, seed: int,
         raise InputError("the survey is too small for a blocked train/validation split with "
                          f"{size} x {size} windows; use smaller windows or blocks.")
     return train, validation
+
+
+@dataclass
+class GridInput:
+    """What a map model (registry ``input_kind = "windows"``) takes in ``fit`` and
+    ``anomaly_score``: the feature images, their observed masks, and the grid; a score comes
+    back for every valid cell, in the grid's row order."""
+
+    images: np.ndarray  # (channels, height, width) float32, 0 where not observed
+    masks: np.ndarray  # (channels, height, width) bool
+    grid: object  # survey.Grid
+    feature_names: tuple[str, ...] = ()
+
+    @property
+    def n_cells(self) -> int:
+        return int(np.asarray(self.grid.valid).sum())
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.images.shape[0])
+
+    @classmethod
+    def from_rows(cls, grid, X, observed=None, feature_names=()) -> "GridInput":
+        images, masks = feature_images(grid, X, observed)
+        return cls(images, masks, grid, tuple(feature_names))
+
+
+@dataclass
+class PointsOnGrid(GridInput):
+    """A point survey gridded for a map model: scores of the cells come back to the samples
+    through the cell holding each one (``to_samples``)."""
+
+    sample_cell: np.ndarray | None = None
+    description: str = ""
+
+    def to_samples(self, cell_scores) -> np.ndarray:
+        """Per sample, the score of its cell; a sample in no valid cell gets the lowest score
+        (least anomalous) rather than a guess."""
+        cell_scores = np.asarray(cell_scores, dtype=np.float64)
+        out = np.full(self.sample_cell.shape, np.nan)
+        inside = self.sample_cell >= 0
+        out[inside] = cell_scores[self.sample_cell[inside]]
+        if not inside.all():
+            out[~inside] = np.nanmin(cell_scores)
+        return out
+
+
+def map_input(config, data) -> GridInput:
+    """The input of a map model for a prepared survey: the grid's own cells, or for a point
+    survey its elements gridded (``gridding.grid_point_survey``, ``--cell-size``) and
+    transformed with the transform fitted on the samples."""
+    if data.survey.is_grid:
+        return GridInput.from_rows(data.survey.grid, data.X, data.observed, data.feature_names)
+    from .gridding import grid_point_survey
+
+    gridded = grid_point_survey(data.survey, data.metric_x, data.metric_y, data.metric_crs,
+                                cell_size=config.cell_size)
+    X = data.transformer.transform(gridded.survey.values)
+    note = f"Map model input: the point survey gridded: {gridded.description}"
+    if note not in data.notes:
+        data.notes.append(note)
+    images, masks = feature_images(gridded.survey.grid, X)
+    return PointsOnGrid(images, masks, gridded.survey.grid, tuple(data.feature_names),
+                        sample_cell=gridded.sample_cell, description=gridded.description)
