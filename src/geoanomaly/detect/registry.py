@@ -21,6 +21,7 @@ from .base import Detector
 from .classic import IsolationForestDetector, MCDDetector, PCADetector, UnivariateDetector
 from .ganomaly import GANomalyDetector
 from .infodan import InfoDANDetector
+from .mcae import MCAEDetector
 from .ppca import PPCADetector
 from .vae import SCORES as PROBABILISTIC_SCORES
 from .vae import VAEDetector
@@ -113,6 +114,15 @@ def _ganomaly(config, feature_names, score, weights) -> dict:
     return params
 
 
+#: MCAE's own epoch count; --epochs (whose default, 200, is the VAE's) can only lower it
+MCAE_EPOCHS = 30
+
+
+def _mcae(config, feature_names, score, weights) -> dict:
+    return dict(epochs=min(int(config.epochs), MCAE_EPOCHS), seed=config.seed,
+                device=config.device, progress=config.progress)
+
+
 def _infodan(config, feature_names, score, weights) -> dict:
     params = dict(seed=config.seed, device=config.device, progress=config.progress)
     return params
@@ -183,6 +193,11 @@ REGISTRY: dict[str, DetectorSpec] = {spec.name: spec for spec in (
                  "autoencoder 32-24-16-8, reconstruction error", _infodan,
                  _fixed("Info-DAN reconstruction error of the min-max scaled Infomax sources"),
                  seeded=True, input_kind="composition"),
+    DetectorSpec("mcae", MCAEDetector,
+                 "multi-convolutional autoencoder (Chen et al. 2019): one masked convolutional "
+                 "AE per element on map windows sized by Moran's I (a map model)", _mcae,
+                 _fixed("MCAE summed centre-cell reconstruction error of the whitened elements"),
+                 seeded=True, input_kind="windows", in_compare=False),
     DetectorSpec("mcd", MCDDetector, "robust Mahalanobis distance (Minimum Covariance "
                  "Determinant)", _seed_only, _fixed("robust Mahalanobis distance (MCD)"),
                  full_rank=True, simple_baseline=True),
