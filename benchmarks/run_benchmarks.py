@@ -42,7 +42,9 @@ DEFAULT_DATA_ROOT = REPO.parent / "shared" / "data"
 DEFAULT_OUT = REPO / "benchmarks" / "results"
 from geoanomaly.detect.registry import REGISTRY  # noqa: E402 - every registered detector
 
-DEFAULT_MODELS = tuple(REGISTRY)
+#: every registered detector that `compare` runs by default (slow map models such as mcae run
+#: with --models mcae)
+DEFAULT_MODELS = tuple(n for n, s in REGISTRY.items() if s.in_compare)
 #: the detectors that run with the package's spatial context (the VAE family, so that "what the
 #: network adds" compares like with like); the simple baselines run raw, as BASELINES.md did
 CONTEXT_MODELS = tuple(n for n, s in REGISTRY.items() if s.spatial_context_in_benchmark)
