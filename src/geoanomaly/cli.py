@@ -72,6 +72,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="default auto: clr on a broad suite (10 elements or more), log10 on "
                         "fewer")
     g.add_argument("--scale", choices=["robust", "standard", "none"], help="default robust")
+    g.add_argument("--filter", choices=["sa"],
+                   help="sa: spectrum-area fractal filter (grids only): each feature map is "
+                        "replaced by its S-A anomaly component before the detector; the S-A "
+                        "plots go to the report")
 
     g = p.add_argument_group("model")
     from .detect.registry import SEEDED_MODELS, models_help

@@ -78,6 +78,9 @@ class RunConfig:
     """auto | log10 | clr | ilr | none. auto = clr on a broad suite (10 elements or more), log10
     on fewer: a clr over a few pathfinders divides by their own geometric mean and so cancels the
     co-enrichment that marks mineralisation (docs/DESIGN.md). It follows the data, not the flags."""
+    filter: str | None = None
+    """sa = spectrum-area fractal filter (grids): each transformed feature map is replaced by
+    its S-A anomaly component before any detector (grid/spectrum_area.py); None = off."""
     scale: str = "robust"
     """Per-feature standardisation after the transform: robust | standard | none."""
 
@@ -328,6 +331,8 @@ def check_config(config: RunConfig) -> None:
 
     check_model(config)
     choice("transform", config.transform, TRANSFORMS)
+    if config.filter is not None:
+        choice("filter", config.filter, ("sa",))
     choice("target_elements", config.target_elements, TARGET_ELEMENT_POLICIES)
     choice("scale", config.scale, ("robust", "standard", "none"))
     choice("threshold", config.threshold, THRESHOLDS)

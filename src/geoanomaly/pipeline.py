@@ -39,6 +39,7 @@ class PreparedData:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     strata: list[frozenset] | None = None  # per sample: the set of surveys it was reported in
+    spectrum_area: dict | None = None  # --filter sa: {feature: SADecomposition}
 
     @property
     def observed(self) -> np.ndarray:
@@ -164,6 +165,17 @@ def prepare(config: RunConfig) -> PreparedData:
                      "replaced by ilr, which spans the same log-ratio space.")
     transformer = Transformer(method=method, scale=config.scale)
     X = transformer.fit_transform(survey.values)
+    spectrum_area = None
+    if config.filter == "sa":
+        if not survey.is_grid:
+            raise InputError("--filter sa works on grids (a spectrum of a map); this survey is "
+                             "a table of points: leave --filter out.")
+        from .grid.spectrum_area import sa_filter_features
+
+        X, spectrum_area = sa_filter_features(survey.grid, X, transformer.feature_names_)
+        notes.append("Spectrum-area filter: every feature map was replaced by its S-A anomaly "
+                     "component (the spectral band between the noise floor and the background, "
+                     "two S-A breakpoints fitted per feature; plots in the report).")
     metric_x, metric_y, metric_crs = metric_coordinates(survey, notes)
 
     deposits = inside = None
@@ -182,7 +194,8 @@ def prepare(config: RunConfig) -> PreparedData:
     return PreparedData(raw=raw, survey=survey, cleaning=report, transformer=transformer, X=X,
                         feature_names=list(transformer.feature_names_), deposits=deposits,
                         deposits_inside=inside, metric_x=metric_x, metric_y=metric_y,
-                        metric_crs=metric_crs, notes=notes, strata=strata)
+                        metric_crs=metric_crs, notes=notes, strata=strata,
+                        spectrum_area=spectrum_area)
 
 
 #: A clr needs a broad suite: its reference, the geometric mean of all parts, should stand for

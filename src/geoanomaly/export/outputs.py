@@ -316,6 +316,7 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         score_map_png=map_png, map_interpolated=interpolated,
         uncertainty_map_png=uncertainty_png, ensemble_text=ensemble_text,
         histogram_png=figures.score_histogram(scores, threshold_lines),
+        extra_figures=_spectrum_area_figures(data),
         ca_png=ca_png, class_counts=counts, class_lower_bounds=lower,
         cleaning_table=cleaning.to_html(), cleaning_notes=list(cleaning.notes),
         reader_notes=list(data.raw.notes) + list(data.notes)
@@ -349,6 +350,20 @@ def _protocol_note(name: str, m: dict) -> str:
             f"negatives of the same survey set ({m.get('stratify_by')}); AUC = fraction of "
             "pairs won, interval by bootstrap over positives. A score that only separates "
             "surveys gets about 0.5 here.")
+
+
+def _spectrum_area_figures(data) -> dict:
+    """{caption: PNG} of the S-A fits when --filter sa was used."""
+    parts = getattr(data, "spectrum_area", None)
+    if not parts:
+        return {}
+    from . import figures
+    from ..grid.spectrum_area import sa_plot_details
+
+    return {f"Spectrum-area plot of {name}: the break splits the spectrum into background "
+            f"(power >= {part.threshold:.3g}) and the anomaly component used as input":
+            figures.ca_plot(sa_plot_details(part, name), title=f"S-A plot: {name}")
+            for name, part in parts.items()}
 
 
 def _full_image(grid, values_per_valid_cell):
