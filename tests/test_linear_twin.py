@@ -20,7 +20,7 @@ def test_a_vae_run_reports_its_linear_twin(small_csv, tmp_path):
 
 
 def test_without_deposits_the_verdict_reads_the_map_correlation():
-    text = _twin_verdict(0.99, None, None, None, None, None)
+    text = _twin_verdict(0.99, None, None)
     assert "adds little" in text
-    text = _twin_verdict(0.5, None, None, None, None, None)
+    text = _twin_verdict(0.5, None, None)
     assert "differs from the linear one" in text

@@ -499,12 +499,13 @@ SAME_MAP_CORRELATION = 0.95
 
 
 def linear_twin(config: RunConfig, data: PreparedData, detector, scores: np.ndarray,
-                labels) -> dict:
+                labels, metrics: dict | None = None) -> dict:
     """What the non-linear network adds: the same score from PPCA, the VAE's linear limit
     (same features, weights, latent size and spatial context), compared with the VAE's.
 
     Label-free: the Spearman correlation of the two maps. With deposits: the twin's AUC under
-    every protocol beside the VAE's. The verdict goes into the report's notes in one sentence.
+    every protocol beside the VAE's (taken from the run's ``metrics``, not recomputed). The
+    verdict goes into the report's notes in one sentence.
     """
     from scipy.stats import spearmanr
 
@@ -518,17 +519,18 @@ def linear_twin(config: RunConfig, data: PreparedData, detector, scores: np.ndar
                                       if k in m}
                                for name, m in protocol_metrics(config, data, twin_scores,
                                                                labels).items()}
-    result["verdict"] = _twin_verdict(rho, result.get("protocols"), labels, config, data, scores)
+    result["verdict"] = _twin_verdict(rho, result.get("protocols"),
+                                      None if metrics is None else metrics["protocols"])
     data.notes.append(result["verdict"])
     return result
 
 
-def _twin_verdict(rho, twin_protocols, labels, config, data, scores) -> str:
+def _twin_verdict(rho, twin_protocols, vae_protocols) -> str:
     same = rho >= SAME_MAP_CORRELATION
     text = (f"Linear twin (PPCA, the VAE's linear limit, same score): rank correlation "
             f"{rho:.2f} with the VAE map")
-    if twin_protocols:
-        vae = protocol_metrics(config, data, scores, labels)
+    if twin_protocols and vae_protocols:
+        vae = vae_protocols
         diffs = {n: vae[n]["roc_auc"] - twin_protocols[n]["roc_auc"] for n in twin_protocols}
         text += "; AUC " + ", ".join(f"{n} VAE {vae[n]['roc_auc']:.3f} vs PPCA "
                                      f"{twin_protocols[n]['roc_auc']:.3f}" for n in diffs)
@@ -555,7 +557,7 @@ def run(config: RunConfig | None = None, **options) -> RunResult:
     labels = deposit_labels(config, data) if data.deposits is not None else None
     detector, scores, thresholds, classes, metrics, _ = detect_and_validate(config, data, labels)
     if config.model == "vae" and config.ensemble == 1:
-        twin = linear_twin(config, data, detector, scores, labels)
+        twin = linear_twin(config, data, detector, scores, labels, metrics)
         if metrics is not None:
             metrics["linear_twin"] = twin
 

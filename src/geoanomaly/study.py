@@ -117,11 +117,10 @@ from typing import Callable
 import numpy as np
 
 from .config import RunConfig
+#: every score name the VAE knows; a grid may only name these
+from .detect.registry import PROBABILISTIC_SCORES as KNOWN_SCORES
 from .errors import InputError
 
-#: every score name the VAE knows (or is about to know); a grid may only name these
-KNOWN_SCORES = ("recon", "enrich", "rp", "kl", "enrich-kl", "elbo", "enrich-elbo", "nll",
-                "combined")
 DEFAULT_SCORES = ("enrich", "kl", "elbo", "nll", "enrich-elbo", "combined", "recon")
 SELECT_BY = ("label-free", "blocked-auc")
 #: fits run at once by default (processes; results do not depend on it)
