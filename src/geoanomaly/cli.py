@@ -118,6 +118,21 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="fit only on samples / cells this far from every known deposit (as "
                         "GANomaly's authors did); the deposits then shape the model and every "
                         "output says so (needs --deposits)")
+    g.add_argument("--control", nargs="+", metavar="FILE",
+                   help="geology for the knowledge-guided models pcvae / ssmvae: polygons of "
+                        "intrusions, fault lines (GeoPackage, shapefile, GeoJSON) or rasters "
+                        "(a 0/1 mask becomes a distance; other rasters are used as they are, "
+                        "higher = more favourable)")
+    g.add_argument("--prior", choices=["auto", "deposits", "geology"],
+                   help="prior of pcvae / ssmvae: deposits = the controlling function (deposit "
+                        "density against distance to each control) fitted inside spatial folds; "
+                        "geology = from the layers alone, no deposits; auto (default) = "
+                        "deposits when --deposits are given. Every output says which")
+    g.add_argument("--control-weight", type=float, metavar="LAMBDA",
+                   help="weight of the geology penalty in the pcvae / ssmvae loss (default 0.1)")
+    g.add_argument("--folds", type=int, metavar="K",
+                   help="spatially blocked folds of the models that learn from deposits "
+                        "(ppf-cnn; pcvae / ssmvae with the controlling function), default 5")
     g.add_argument("--smooth-k", type=int, metavar="K",
                    help="spatial context: mean percentile rank over the K nearest samples / "
                         "cells (default 8 samples, 3 x 3 cells; 0 = off)")

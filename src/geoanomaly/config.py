@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .detect.registry import MODELS, PROBABILISTIC_SCORES, SCORES, SEEDED_MODELS
+from .detect.registry import MODELS, PROBABILISTIC_SCORES, REGISTRY, SCORES, SEEDED_MODELS
 from .detect.registry import effective_score as _registry_effective_score
 from .errors import InputError
 from .targets import TARGET_ELEMENT_POLICIES
@@ -127,6 +127,19 @@ class RunConfig:
     """Metres: fit the detector only on samples / cells at least this far from every known
     deposit (as Luo et al. 2021 trained GANomaly on non-mineralised samples). The deposits then
     shape the model, and every output says so. None = train on everything (unsupervised)."""
+    control: list[str] | None = None
+    """Geology for the knowledge-guided models (pcvae, ssmvae): vector files of intrusions,
+    faults (distance to the nearest feature) or rasters (a 0/1 mask becomes a distance, any
+    other raster is used as it is, higher = more favourable); resampled to the survey."""
+    prior: str = "auto"
+    """Prior of the knowledge-guided models: deposits (the controlling function, deposit
+    density against distance, fitted inside spatial folds) | geology (the layers alone, no
+    deposits) | auto (deposits when --deposits are given)."""
+    control_weight: float = 0.1
+    """Weight lambda of the geology penalty in the loss of pcvae / ssmvae."""
+    folds: int = 5
+    """Spatially blocked folds of the models that learn from deposits (ppf-cnn; pcvae and
+    ssmvae with --prior deposits)."""
     smooth_k: int | None = None
     """Spatial context: each score becomes the mean percentile rank over its k nearest samples
     (itself included), or on grids over the valid cells of the odd window of about k cells
@@ -353,5 +366,18 @@ def check_config(config: RunConfig) -> None:
     if config.smooth_k is not None and config.smooth_k < 0:
         raise InputError(f"Option smooth_k = {config.smooth_k} must be 0 (off) or a count of "
                          "neighbours.")
+    choice("prior", config.prior, ("auto", "deposits", "geology"))
+    if not (isinstance(config.control_weight, (int, float)) and config.control_weight >= 0):
+        raise InputError(f"Option control_weight = {config.control_weight!r} must be 0 or a "
+                         "positive weight.")
+    if isinstance(config.folds, bool) or not isinstance(config.folds, int) or config.folds < 2:
+        raise InputError(f"Option folds = {config.folds!r} must be a whole number, 2 or more.")
+    if isinstance(config.control, str):
+        config.control = [config.control]
+    guided = [p for p in model_parts(config.model)
+              if p in REGISTRY and REGISTRY[p].guidance != "none"]
+    if guided and (len(model_parts(config.model)) > 1 or config.ensemble > 1):
+        raise InputError(f"Model {guided[0]} learns from geology or deposits in spatial folds; "
+                         "it cannot be fused or ensembled yet: run it alone.")
     if "univariate" in model_parts(config.model) and not config.target:
         raise InputError("Model univariate needs --target ELEMENT (e.g. --target Au).")

@@ -40,6 +40,7 @@ class PreparedData:
     warnings: list[str] = field(default_factory=list)
     strata: list[frozenset] | None = None  # per sample: the set of surveys it was reported in
     spectrum_area: dict | None = None  # --filter sa: {feature: SADecomposition}
+    guidance: dict | None = None  # what a guided model (pcvae, ppf-cnn) used: guided.py
 
     @property
     def observed(self) -> np.ndarray:
@@ -92,6 +93,10 @@ class RunResult:
         if self.thresholds.method == "t":
             lines.append("  threshold: weights-of-evidence t maximum, CHOSEN WITH THE DEPOSITS "
                          "(supervised; the anomaly classes are in-sample)")
+        guidance = self.data.guidance
+        if guidance is not None:
+            lines.append(f"  {guidance['kind'].upper()}" +
+                         (f": {guidance['folds']}" if "folds" in guidance else ""))
         if self.config.train_away_from_deposits is not None:
             lines.append(f"  TRAINED WITH DEPOSITS: fitted only on samples "
                          f"{self.config.train_away_from_deposits:g} m or more from every deposit")
@@ -464,6 +469,7 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
     from .config import is_ensemble
 
     start = time.perf_counter()
+    guidance = None
     if is_ensemble(config):
         from .ensemble import fit_ensemble
 
@@ -474,13 +480,20 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
             from .compare import model_features
 
             X = model_features(config.model, config, data)
-        detector = build_detector(config, data.feature_names)
-        detector.fit(fitting_input(config, data, X))
-        scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)
+        from .guided import fit_score_guided, guidance_of
+
+        if guidance_of(config.model) != "none":
+            detector, scores, guidance = fit_score_guided(
+                config, data, X, lambda: build_detector(config, data.feature_names))
+        else:
+            detector = build_detector(config, data.feature_names)
+            detector.fit(fitting_input(config, data, X))
+            scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)
         if hasattr(X, "to_samples"):  # a map model on a gridded point survey
             scores = X.to_samples(scores)
         scores = spatial_context(config, data, scores)
     seconds = time.perf_counter() - start
+    data.guidance = guidance
     thresholds, classes = threshold_scores(config, scores, None if labels is None else labels[0])
     metrics = None
     if labels is not None:
@@ -490,7 +503,10 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
             metrics["ensemble"] = detector.describe()
         metrics["threshold"] = {"method": thresholds.method,
                                 "chosen_with_deposits": thresholds.method == "t"}
-        metrics["trained_with_deposits"] = config.train_away_from_deposits is not None
+        metrics["trained_with_deposits"] = (config.train_away_from_deposits is not None or
+                                            bool(guidance and guidance["uses_deposits"]))
+        if guidance is not None:
+            metrics["guidance"] = guidance
     return detector, scores, thresholds, classes, metrics, seconds
 
 

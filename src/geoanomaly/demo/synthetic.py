@@ -15,6 +15,17 @@ contact of a Yanshanian granite. The point is a survey whose truth is known, bui
 Everything is determined by ``seed``: each generation step draws from its own child of one
 ``numpy.random.SeedSequence``, so changing one step's parameters does not reshuffle the others.
 Only numpy and scipy are needed to generate; rasterio and pandas are imported to write files.
+
+The geology layer (:func:`make_demo_geology`, written as ``geology.gpkg``) was added later and
+changes nothing above: it reads the finished survey and draws from its own generator,
+``SeedSequence([seed, 2])`` (the lab samples use ``[seed, 1]``), never from the survey's streams.
+Its layers are the ore controls of the physically constrained VAE (Xiong, Zuo, Luo & Wang 2022):
+"intrusions", the polygons of the granite mask (``rasterio.features.shapes``), and "faults",
+3-6 slightly wavy straight traces across the sheet. At least half of the faults, and at least
+one fewer than all, are structural controls, each
+drawn through two deposits and chosen among candidate pairs to pass within 2 cells of as many
+deposits as possible; the others are barren, at least 6 cells from every deposit. Whether a
+fault is mineralised is kept in :class:`DemoGeology`, not in the file a user reads.
 """
 
 from __future__ import annotations
@@ -164,6 +175,22 @@ class DemoPaths:
     samples_csv: Path
     readme: Path
     truth_dir: Path
+    geology_gpkg: Path | None = None  # layers "intrusions" and "faults" (added later)
+
+
+@dataclass
+class DemoGeology:
+    """The demo's geology controls in the survey CRS: granite polygons and fault traces.
+
+    ``fault_mineralised[i]`` says whether fault ``i`` was drawn as a structural control (through
+    deposits) or as a barren one: truth, not an input.
+    """
+
+    intrusions: list  # shapely Polygons
+    faults: list  # shapely LineStrings
+    fault_names: list[str]
+    fault_mineralised: list[bool]
+    crs: str
 
 
 # --------------------------------------------------------------------------------------------
@@ -470,6 +497,103 @@ def _deposit_table(deposits: list[_Deposit], transform: Affine,
     return pd.DataFrame.from_records(records, columns=columns)
 
 
+# Fault geometry, in cells: a mineralised fault passes within _FAULT_NEAR of the deposits it
+# controls; a barren one stays _FAULT_FAR from all of them.
+_FAULT_NEAR = 2.0
+_FAULT_FAR = 6.0
+
+
+def make_demo_geology(survey: SyntheticSurvey) -> DemoGeology:
+    """The survey's geology layer: the granite as polygons and 3-6 seeded faults.
+
+    Reads the survey only; draws from ``SeedSequence([survey.seed, 2])``, so the survey's values
+    are the same whether or not this is called.
+    """
+    import shapely
+    from rasterio import features
+
+    rng = np.random.default_rng(np.random.SeedSequence([survey.seed, 2]))
+    mask = survey.intrusion.astype(np.uint8)
+    intrusions = [shapely.geometry.shape(geometry) for geometry, value in
+                  features.shapes(mask, mask=survey.intrusion, transform=survey.transform)
+                  if value == 1]
+
+    height, width = survey.shape
+    cell = survey.cell_size
+    x0, y0 = survey.transform.c, survey.transform.f
+    frame = shapely.box(x0, y0 - height * cell, x0 + width * cell, y0)
+    deposits = shapely.points(survey.deposits["x"].to_numpy(), survey.deposits["y"].to_numpy())
+    n_faults = int(rng.integers(3, 7))
+    # at least half of them mineralised, at least one barren
+    n_mineralised = int(rng.integers((n_faults + 1) // 2, n_faults)) if len(deposits) >= 2 else 0
+
+    faults, mineralised = [], []
+    used_angles: list[float] = []
+    for _ in range(n_mineralised):
+        best = None
+        for _ in range(40):
+            i, j = rng.choice(len(deposits), size=2, replace=False)
+            (xa, ya), (xb, yb) = shapely.get_coordinates(deposits[[i, j]])
+            angle = math.atan2(yb - ya, xb - xa) % math.pi
+            if any(abs(math.remainder(angle - a, math.pi)) < math.radians(20)
+                   for a in used_angles):
+                continue
+            line = _trace_across(frame, (xa + xb) / 2, (ya + yb) / 2, angle, cell)
+            near = int((shapely.distance(deposits, line) <= _FAULT_NEAR * cell).sum())
+            if best is None or near > best[0]:
+                best = (near, angle, (xa + xb) / 2, (ya + yb) / 2)
+        if best is None:
+            continue
+        _, angle, xm, ym = best
+        angle += math.radians(rng.uniform(-3.0, 3.0))
+        offset = rng.uniform(-0.5, 0.5) * cell
+        xm, ym = xm - offset * math.sin(angle), ym + offset * math.cos(angle)
+        faults.append(_wavy(rng, _trace_across(frame, xm, ym, angle, cell), frame, cell))
+        mineralised.append(True)
+        used_angles.append(angle % math.pi)
+    while len(faults) < n_faults:
+        best = None
+        for _ in range(200):
+            angle = rng.uniform(0.0, math.pi)
+            xm, ym = rng.uniform(x0, x0 + width * cell), rng.uniform(y0 - height * cell, y0)
+            line = _trace_across(frame, xm, ym, angle, cell)
+            if line.length < 20 * cell:
+                continue
+            clearance = float(shapely.distance(deposits, line).min()) if len(deposits) else np.inf
+            if best is None or clearance > best[0]:
+                best = (clearance, line)
+            if clearance >= (_FAULT_FAR + 1.0) * cell:  # room for the wiggle
+                break
+        faults.append(_wavy(rng, best[1], frame, cell))
+        mineralised.append(False)
+    names = [f"F{i + 1}" for i in range(len(faults))]
+    return DemoGeology(intrusions=intrusions, faults=faults, fault_names=names,
+                       fault_mineralised=mineralised, crs=survey.crs)
+
+
+def _trace_across(frame, x: float, y: float, angle: float, cell: float):
+    """The straight line through (x, y) at ``angle`` (radians from east), cut to the map."""
+    import shapely
+
+    reach = 1000.0 * cell
+    dx, dy = reach * math.cos(angle), reach * math.sin(angle)
+    return shapely.intersection(shapely.LineString([(x - dx, y - dy), (x + dx, y + dy)]), frame)
+
+
+def _wavy(rng: np.random.Generator, line, frame, cell: float):
+    """A straight trace made slightly wavy (12 vertices, sideways jitter of ~0.3 cell)."""
+    import shapely
+
+    (xa, ya), (xb, yb) = shapely.get_coordinates(line)[[0, -1]]
+    t = np.linspace(0.0, 1.0, 12)
+    length = math.hypot(xb - xa, yb - ya)
+    nx, ny = -(yb - ya) / length, (xb - xa) / length
+    side = rng.normal(0.0, 0.3 * cell, t.size)
+    side[[0, -1]] = 0.0
+    coords = np.column_stack([xa + t * (xb - xa) + side * nx, ya + t * (yb - ya) + side * ny])
+    return shapely.intersection(shapely.LineString(coords), frame)
+
+
 # --------------------------------------------------------------------------------------------
 # writing
 
@@ -480,7 +604,8 @@ def write_demo_inputs(out_dir: str | os.PathLike, seed: int = 0,
 
     ``grid/<element>.tif`` (float32, nodata -9999, censored cells at half the limit),
     ``deposits.csv`` (name, x, y), ``samples.csv`` (a lab-style point file), ``truth/``
-    (lithology, intrusion, contact zone, halo, false anomalies) and ``README.txt``.
+    (lithology, intrusion, contact zone, halo, false anomalies), ``README.txt`` and
+    ``geology.gpkg`` (layers "intrusions" and "faults": the ore controls for ``--control``).
     """
     survey = make_synthetic_survey(seed=seed)
     root = Path(out_dir)
@@ -516,9 +641,30 @@ def write_demo_inputs(out_dir: str | os.PathLike, seed: int = 0,
 
     readme = root / "README.txt"
     _write_text(readme, _readme_text(survey, n_samples, len(samples)))
+
+    geology_gpkg = root / "geology.gpkg"
+    _write_geology(geology_gpkg, make_demo_geology(survey))
     return DemoPaths(root=root, grid_dir=grid_dir, element_grids=element_grids,
                      deposits_csv=deposits_csv, samples_csv=samples_csv, readme=readme,
-                     truth_dir=truth_dir)
+                     truth_dir=truth_dir, geology_gpkg=geology_gpkg)
+
+
+def _write_geology(path: Path, geology: DemoGeology) -> None:
+    """Two layers, "intrusions" and "faults", in one GeoPackage, moved into place when whole."""
+    import geopandas
+
+    # the GPKG driver wants the .gpkg extension, so the partial name keeps it
+    partial = path.with_name(f"{path.stem}.part{path.suffix}")
+    partial.unlink(missing_ok=True)
+    intrusions = geopandas.GeoDataFrame(
+        {"name": [f"granite {i + 1}" for i in range(len(geology.intrusions))],
+         "unit": "Yanshanian granite"},
+        geometry=geology.intrusions, crs=geology.crs)
+    faults = geopandas.GeoDataFrame({"name": geology.fault_names}, geometry=geology.faults,
+                                    crs=geology.crs)
+    intrusions.to_file(partial, layer="intrusions", driver="GPKG", engine="pyogrio")
+    faults.to_file(partial, layer="faults", driver="GPKG", engine="pyogrio", mode="a")
+    os.replace(partial, path)
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -65,6 +65,11 @@ class DetectorSpec:
     input_kind: str = "features"
     """what ``fit`` takes: "features" (the transformed, scaled rows) or "composition" (the
     cleaned positive concentrations, for a model that does its own log-ratio transform)"""
+    guidance: str = "none"
+    """what it learns from besides the chemistry: "none" (unsupervised), "prior" (a geology
+    prior from --control, with the controlling function fitted on deposits in spatial folds or
+    from geology alone: knowledge-guided) or "labels" (deposit labels in spatial folds:
+    supervised); guided.py runs the last two"""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 

@@ -57,6 +57,7 @@ def run_record(config, data, detector, seconds: float, description: str) -> dict
         },
         "model": _model_record(detector),
         "metrics_label": description,
+        "guidance": data.guidance,
         "notes": list(data.raw.notes) + list(getattr(data.cleaning, "notes", [])) + list(data.notes),
         "versions": package_versions(),
     }
@@ -70,6 +71,10 @@ def _model_record(detector) -> dict:
                                  "fitted": _fitted_summary(d)})
                    for info, d in zip(described["members"], detector.detectors)]
         return {"class": "Ensemble", "combine": described["combine"], "members": members}
+    if hasattr(detector, "folds_"):  # a guided model fitted per spatial fold
+        return {"class": "GuidedModels", "guidance": detector.info.get("kind"),
+                "folds": [{"class": type(d).__name__, "params": _jsonable(d.get_params()),
+                           "fitted": _fitted_summary(d)} for d in detector.folds_]}
     return {"class": type(detector).__name__, "params": _jsonable(detector.get_params()),
             "fitted": _fitted_summary(detector)}
 
@@ -163,7 +168,11 @@ def write_outputs(config, data, detector, scores, classes, thresholds, metrics, 
         if hasattr(detector, "describe"):
             record["ensemble"] = detector.describe()
         write_yaml(staging.path("run.yaml"), record)
-        if hasattr(detector, "members"):
+        if hasattr(detector, "folds_"):  # a guided model fitted per spatial fold
+            for k, fold_model in enumerate(detector.folds_):
+                save_detector(fold_model, staging.path(f"model/fold_{k + 1}"))
+            write_json(staging.path("model/guidance.json"), detector.info)
+        elif hasattr(detector, "members"):
             from ..ensemble import save_ensemble
 
             save_ensemble(detector, staging.path("model"))
