@@ -16,8 +16,10 @@ from geoanomaly.errors import InputError
 from geoanomaly.grid.windows import GridInput
 from geoanomaly.survey import Grid
 
-MAP_MODELS = sorted(n for n, s in REGISTRY.items() if s.input_kind == "windows")
-FAST = {"mcae": {"epochs": 3}}
+#: the unsupervised map models (guided ones need a prior or labels: test_detect_contract_guided)
+MAP_MODELS = sorted(n for n, s in REGISTRY.items()
+                    if s.input_kind == "windows" and s.guidance == "none")
+FAST = {"mcae": {"epochs": 3}, "pccae": {"epochs": 3}, "ganomaly-map": {"epochs": 8, "learning_rate": 2e-3}}
 names = pytest.mark.parametrize("name", MAP_MODELS)
 
 

@@ -161,7 +161,7 @@ def test_single_run_outputs_unchanged(small_grid, tmp_path):
 # ------------------------------------------------------------------ refusals
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "vae+foo"], "'foo' is not one of vae, ppca, ae"),
+    (["--model", "vae+foo"], "'foo' is not one of vae, pcvae, ppca"),
     (["--model", "bogus"], "model = 'bogus' is not one of"),
     (["--model", "mcd", "--ensemble", "3"], "Model mcd is deterministic"),
     (["--model", "pca+mcd", "--ensemble", "2"], "is deterministic"),

@@ -129,7 +129,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                         "geology = from the layers alone, no deposits; auto (default) = "
                         "deposits when --deposits are given. Every output says which")
     g.add_argument("--control-weight", type=float, metavar="LAMBDA",
-                   help="weight of the geology penalty in the pcvae / ssmvae loss (default 0.1)")
+                   help="weight of the geology penalty in the pcvae / ssmvae loss (default 1)")
     g.add_argument("--folds", type=int, metavar="K",
                    help="spatially blocked folds of the models that learn from deposits "
                         "(ppf-cnn; pcvae / ssmvae with the controlling function), default 5")

@@ -20,9 +20,15 @@ from .autoencoder import AutoencoderDetector
 from .base import Detector
 from .classic import IsolationForestDetector, MCDDetector, PCADetector, UnivariateDetector
 from .ganomaly import GANomalyDetector
+from .ganomaly_map import GANomalyMapDetector
+from .igan import IGANDetector
 from .infodan import InfoDANDetector
 from .mcae import MCAEDetector
+from .pccae import PCCAEDetector
+from .pcvae import PCVAEDetector
 from .ppca import PPCADetector
+from .ppf_cnn import PPFCNNDetector
+from .ssmvae import SSMVAEDetector
 from .vae import SCORES as PROBABILISTIC_SCORES
 from .vae import VAEDetector
 
@@ -92,6 +98,10 @@ def _vae(config, feature_names, score, weights) -> dict:
             "n_samples": config.n_samples}
 
 
+def _pcvae(config, feature_names, score, weights) -> dict:
+    return {**_vae(config, feature_names, score, weights), "lam": config.control_weight}
+
+
 def _ppca(config, feature_names, score, weights) -> dict:
     params = dict(score=score, latent_dim=config.latent_dim, seed=config.seed,
                   n_samples=config.n_samples)
@@ -126,6 +136,36 @@ MCAE_EPOCHS = 30
 def _mcae(config, feature_names, score, weights) -> dict:
     return dict(epochs=min(int(config.epochs), MCAE_EPOCHS), seed=config.seed,
                 device=config.device, progress=config.progress)
+
+
+#: own epoch caps of the map models; --epochs (default 200, the VAE's) can only lower them
+GANOMALY_MAP_EPOCHS = 30
+PPF_CNN_EPOCHS = 40
+
+
+def _ganomaly_map(config, feature_names, score, weights) -> dict:
+    return dict(epochs=min(int(config.epochs), GANOMALY_MAP_EPOCHS), seed=config.seed,
+                device=config.device, progress=config.progress)
+
+
+def _ppf_cnn(config, feature_names, score, weights) -> dict:
+    return dict(epochs=min(int(config.epochs), PPF_CNN_EPOCHS), seed=config.seed,
+                device=config.device, progress=config.progress)
+
+
+SSMVAE_EPOCHS = 30
+PCCAE_EPOCHS = 30
+
+
+def _pccae(config, feature_names, score, weights) -> dict:
+    return dict(epochs=min(int(config.epochs), PCCAE_EPOCHS), seed=config.seed,
+                device=config.device, progress=config.progress)
+
+
+
+def _ssmvae(config, feature_names, score, weights) -> dict:
+    return dict(epochs=min(int(config.epochs), SSMVAE_EPOCHS), seed=config.seed,
+                lam=config.control_weight, device=config.device, progress=config.progress)
 
 
 def _infodan(config, feature_names, score, weights) -> dict:
@@ -179,6 +219,13 @@ REGISTRY: dict[str, DetectorSpec] = {spec.name: spec for spec in (
                  "variational autoencoder of Luo, Xiong & Zuo (2020), 24-12-3-12-24 (default)",
                  _vae, _words("VAE"), scores=PROBABILISTIC_SCORES, seeded=True,
                  architecture=True, spatial_context_in_benchmark=True),
+    DetectorSpec("pcvae", PCVAEDetector,
+                 "physically constrained VAE (Xiong et al. 2022): the VAE with a geological "
+                 "prior (--control; the controlling function fitted on deposits in spatial "
+                 "folds, or geology alone) as a penalty in its loss: KNOWLEDGE-GUIDED",
+                 _pcvae, _words("PCVAE"), scores=PROBABILISTIC_SCORES, seeded=True,
+                 architecture=True, spatial_context_in_benchmark=True, in_compare=False,
+                 guidance="prior"),
     DetectorSpec("ppca", PPCADetector,
                  "probabilistic PCA, the VAE's linear limit, with the same scores",
                  _ppca, _words("PPCA"), scores=PROBABILISTIC_SCORES,
@@ -193,6 +240,19 @@ REGISTRY: dict[str, DetectorSpec] = {spec.name: spec for spec in (
                  "encoder-decoder-encoder generator, latent-distance score", _ganomaly,
                  _fixed("GANomaly squared distance between the two latent codes"),
                  seeded=True, architecture=True),
+    DetectorSpec("ganomaly-map", GANomalyMapDetector,
+                 "GANomaly on masked map windows (Luo et al. 2021; Akcay et al. 2018): "
+                 "convolutional encoder-decoder-encoder generator, latent-distance score per "
+                 "cell (a map model)", _ganomaly_map,
+                 _fixed("GANomaly squared distance between the two latent codes of the map "
+                        "window centred on the cell"),
+                 seeded=True, input_kind="windows", in_compare=False),
+    DetectorSpec("igan", IGANDetector,
+                 "improved GAN (Zhang & Zuo 2021; its design is not published): a documented "
+                 "stand-in, f-AnoGAN (WGAN-GP + encoder), on sample vectors", _ganomaly,
+                 _fixed("f-AnoGAN izi_f score: squared residual x - G(E(x)) + critic-feature "
+                        "residual (stand-in for Zhang & Zuo 2021)"),
+                 seeded=True, architecture=True),
     DetectorSpec("infodan", InfoDANDetector,
                  "Info-DAN (Esmaeiloghli et al. 2023): ilr, Infomax ICA, min-max, tanh "
                  "autoencoder 32-24-16-8, reconstruction error", _infodan,
@@ -203,6 +263,27 @@ REGISTRY: dict[str, DetectorSpec] = {spec.name: spec for spec in (
                  "AE per element on map windows sized by Moran's I (a map model)", _mcae,
                  _fixed("MCAE summed centre-cell reconstruction error of the whitened elements"),
                  seeded=True, input_kind="windows", in_compare=False),
+    DetectorSpec("pccae", PCCAEDetector,
+                 "local phase-constrained convolutional autoencoder (Liu et al. 2024): one "
+                 "masked multi-channel convolutional AE on 9 x 9 map windows, loss = masked MSE + "
+                 "adaptively weighted local Fourier phase difference (a map model)", _pccae,
+                 _fixed("PC-CAE summed centre-cell reconstruction error of the standardised "
+                        "elements"),
+                 seeded=True, input_kind="windows", in_compare=False),
+    DetectorSpec("ssmvae", SSMVAEDetector,
+                 "geologically constrained VAE with a spectrum-separable module (Zhao et al. "
+                 "2023): depthwise + pointwise convolutions on map windows, the geological prior "
+                 "of pcvae in its loss: KNOWLEDGE-GUIDED (a map model)", _ssmvae,
+                 _fixed("SSMVAE one-sided negative log-likelihood of the window's centre cell "
+                        "(elements above their reconstruction)"),
+                 seeded=True, input_kind="windows", in_compare=False, guidance="prior"),
+    DetectorSpec("ppf-cnn", PPFCNNDetector,
+                 "CNN with pixel-pair features (Zhang, Zuo & Xiong 2021; Li et al. 2017): "
+                 "SUPERVISED on deposit cells, spatially blocked folds, out-of-fold map "
+                 "(a map model)", _ppf_cnn,
+                 _fixed("PPF-CNN mean probability of the deposit class over each cell's pairs "
+                        "with its 8 neighbours (supervised, out-of-fold)"),
+                 seeded=True, input_kind="windows", in_compare=False, guidance="labels"),
     DetectorSpec("mcd", MCDDetector, "robust Mahalanobis distance (Minimum Covariance "
                  "Determinant)", _seed_only, _fixed("robust Mahalanobis distance (MCD)"),
                  full_rank=True, simple_baseline=True),
