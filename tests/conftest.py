@@ -12,6 +12,59 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def halo_map(scale=(1.0, 1.0, 1.0), shift=(0.0, 0.0, 0.0)):
+    """(GridInput, halo cells) of the map-model tests (mcae, pccae, ganomaly-map; import it
+    with ``from conftest import halo_map``): 40 x 50 cells of 2 km with a no-data hole, 3
+    channels -- two correlated smooth backgrounds and a noisier one, times ``scale`` plus
+    ``shift`` -- and two compact Gaussian halos (sigma 1 cell) on every channel at (10, 12) and
+    (28, 36); the halo cells are the 3 x 3 around each centre."""
+    from affine import Affine
+    from scipy import ndimage
+
+    from geoanomaly.grid.windows import GridInput
+    from geoanomaly.survey import Grid
+
+    height, width = 40, 50
+    rng = np.random.default_rng(0)
+    smooth = [ndimage.gaussian_filter(rng.normal(size=(height, width)), 3.0) for _ in range(3)]
+    smooth = [s / s.std() for s in smooth]
+    noisy = 0.4 * smooth[2] + rng.normal(size=(height, width))
+    images = np.stack([smooth[0], 0.6 * smooth[0] + 0.8 * smooth[1], noisy])
+    rr, cc = np.mgrid[:height, :width]
+    halo = np.zeros((height, width), dtype=bool)
+    for r, c in ((10, 12), (28, 36)):
+        bump = np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / 2.0)
+        images = images + 6.0 * bump[None] * np.array([1.0, 0.8, 1.2])[:, None, None]
+        halo |= (np.abs(rr - r) <= 1) & (np.abs(cc - c) <= 1)
+    images = images * np.array(scale)[:, None, None] + np.array(shift)[:, None, None]
+    valid = np.ones((height, width), dtype=bool)
+    valid[18:23, 5:10] = False  # a no-data hole
+    grid = Grid(Affine(2000, 0, 0, 0, -2000, height * 2000), width, height, None, valid)
+    masks = np.broadcast_to(valid, images.shape).copy()
+    images = np.where(masks, images, 0.0).astype(np.float32)
+    return GridInput(images, masks, grid, ("A", "B", "C")), grid.from_image(halo)
+
+
+def assert_unobserved_values_ignored(fit, X, stored) -> None:
+    """A map model must see no value marked unobserved: each (place, value) of ``stored`` (a
+    (channel, row, column) index, ``np.s_`` slices allowed) is masked in two copies of the
+    GridInput ``X``, holding 0 in one and ``value`` in the other; ``fit(copy)`` (a fitted
+    detector) must give the same scores on both copies and when fitted on either."""
+    from geoanomaly.grid.windows import GridInput
+
+    masks = X.masks.copy()
+    for place, _ in stored:
+        masks[place] = False
+    low = GridInput(np.where(masks, X.images, 0.0).astype(np.float32), masks, X.grid)
+    high_images = low.images.copy()
+    for place, value in stored:
+        high_images[place] = value
+    high = GridInput(high_images, masks, X.grid)
+    detector = fit(low)
+    assert np.array_equal(detector.anomaly_score(low), detector.anomaly_score(high))
+    assert np.array_equal(fit(high).anomaly_score(high), detector.anomaly_score(low))
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The real survey data of ../shared/data; tests using it skip when it is absent."""

@@ -186,6 +186,8 @@ def test_pcvae_with_deposits_runs_in_folds_and_every_output_says_so(geology, tmp
     assert "KNOWLEDGE-GUIDED" in result.summary()
     assert any("KNOWLEDGE-GUIDED (uses deposits)" in n for n in result.data.notes)
     assert (tmp_path / "o" / "model" / "fold_2" / "model.json").exists()
+    report = (tmp_path / "o" / "report.html").read_text()
+    assert "What this model learned from" in report and "controlling function" in report.lower()
     assert np.isfinite(result.scores).all()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from affine import Affine
+from conftest import assert_unobserved_values_ignored, halo_map
 from scipy import ndimage
 
 from geoanomaly.detect import DETECTORS
@@ -13,39 +13,10 @@ from geoanomaly.detect.mcae import MCAEDetector, ring_morans_i, window_from_mora
 from geoanomaly.detect.persistence import load_detector, save_detector
 from geoanomaly.errors import InputError
 from geoanomaly.grid.windows import GridInput
-from geoanomaly.survey import Grid
 
-HEIGHT, WIDTH = 40, 50
-HALOS = ((10, 12), (28, 36))  # (row, col) centres of two compact multi-element halos
 FAST = dict(epochs=4, seed=0)
 
-
-def _grid():
-    valid = np.ones((HEIGHT, WIDTH), dtype=bool)
-    valid[18:23, 5:10] = False  # a no-data hole
-    return Grid(Affine(2000, 0, 0, 0, -2000, HEIGHT * 2000), WIDTH, HEIGHT, None, valid)
-
-
-def _data(seed=0):
-    """3 channels: two smooth backgrounds and a noisier one, plus two halos on every channel."""
-    rng = np.random.default_rng(seed)
-    smooth = [ndimage.gaussian_filter(rng.normal(size=(HEIGHT, WIDTH)), 3.0) for _ in range(3)]
-    smooth = [s / s.std() for s in smooth]
-    noisy = 0.4 * smooth[2] + rng.normal(size=(HEIGHT, WIDTH))
-    images = np.stack([smooth[0], 0.6 * smooth[0] + 0.8 * smooth[1], noisy])
-    rr, cc = np.mgrid[:HEIGHT, :WIDTH]
-    halo = np.zeros((HEIGHT, WIDTH), dtype=bool)
-    for r, c in HALOS:
-        bump = np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / (2 * 1.0 ** 2))
-        images = images + 6.0 * bump[None] * np.array([1.0, 0.8, 1.2])[:, None, None]
-        halo |= (np.abs(rr - r) <= 1) & (np.abs(cc - c) <= 1)
-    grid = _grid()
-    masks = np.broadcast_to(grid.valid, images.shape).copy()
-    images = np.where(masks, images, 0.0).astype(np.float32)
-    return GridInput(images, masks, grid, ("A", "B", "C")), grid.from_image(halo)
-
-
-X, HALO = _data()
+X, HALO = halo_map()
 
 
 def _fitted(seed=0, X=X, **params):
@@ -91,20 +62,10 @@ def test_same_seed_identical_other_seed_differs_and_global_rng_untouched():
     assert not np.array_equal(_scores(1), _scores(0))
 
 
-def test_unobserved_values_do_not_change_the_scores():
-    # cell (5, 40) of channel 1 is unobserved: its stored value must not matter anywhere
-    masks = X.masks.copy()
-    masks[1, 5, 40] = False
-    low = GridInput(np.where(masks, X.images, 0.0).astype(np.float32), masks, X.grid)
-    high_images = low.images.copy()
-    high_images[1, 5, 40] = 1e6
-    high = GridInput(high_images, masks, X.grid)
-    quick = dict(window_sizes=(3, 5, 3), epochs=2)
-    detector = _fitted(0, X=low, **quick)
-    assert np.array_equal(detector.anomaly_score(low), detector.anomaly_score(high))
-    # and it does not change the fit either (whitening statistics, training windows)
-    assert np.array_equal(_fitted(0, X=high, **quick).anomaly_score(high),
-                          detector.anomaly_score(low))
+def test_unobserved_values_do_not_change_the_fit_or_the_scores():
+    # neither the whitening statistics nor the training windows nor the scores
+    assert_unobserved_values_ignored(
+        lambda data: _fitted(0, X=data, window_sizes=(3, 5, 3), epochs=2), X, [((1, 5, 40), 1e6)])
 
 
 def test_windows_from_morans_i_are_odd_in_range_and_smoother_gets_wider():

@@ -8,51 +8,20 @@ import math
 import numpy as np
 import pytest
 import torch
-from affine import Affine
-from scipy import ndimage
+from conftest import assert_unobserved_values_ignored, halo_map
 
+from geoanomaly.detect.map_models import WindowCutter, standardised_images
 from geoanomaly.detect.pccae import (LocalPhase, PCCAEDetector, PhaseConstrainedLoss,
-                                     WindowCutter, adaptive_phase_weight, dft_basis,
-                                     frequencies, hann_taper, local_phase_loss)
+                                     adaptive_phase_weight, dft_basis, frequencies, hann_taper,
+                                     local_phase_loss)
 from geoanomaly.detect.persistence import load_detector, save_detector
 from geoanomaly.errors import InputError
 from geoanomaly.grid.windows import GridInput, extract_windows
-from geoanomaly.survey import Grid
 
-HEIGHT, WIDTH = 40, 50
-HALOS = ((10, 12), (28, 36))  # (row, col) centres of two compact multi-element halos
 FAST = dict(epochs=4, seed=0)
 
-
-def _grid():
-    valid = np.ones((HEIGHT, WIDTH), dtype=bool)
-    valid[18:23, 5:10] = False  # a no-data hole
-    return Grid(Affine(2000, 0, 0, 0, -2000, HEIGHT * 2000), WIDTH, HEIGHT, None, valid)
-
-
-def _data(seed=0):
-    """3 channels on different scales: two smooth correlated backgrounds and a noisier one,
-    plus two compact halos on every channel."""
-    rng = np.random.default_rng(seed)
-    smooth = [ndimage.gaussian_filter(rng.normal(size=(HEIGHT, WIDTH)), 3.0) for _ in range(3)]
-    smooth = [s / s.std() for s in smooth]
-    noisy = 0.4 * smooth[2] + rng.normal(size=(HEIGHT, WIDTH))
-    images = np.stack([smooth[0], 0.6 * smooth[0] + 0.8 * smooth[1], noisy])
-    rr, cc = np.mgrid[:HEIGHT, :WIDTH]
-    halo = np.zeros((HEIGHT, WIDTH), dtype=bool)
-    for r, c in HALOS:
-        bump = np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / (2 * 1.0 ** 2))
-        images = images + 6.0 * bump[None] * np.array([1.0, 0.8, 1.2])[:, None, None]
-        halo |= (np.abs(rr - r) <= 1) & (np.abs(cc - c) <= 1)
-    images = images * np.array([1.0, 20.0, 0.05])[:, None, None] + np.array([0, 100, -3])[:, None,
-                                                                                        None]
-    grid = _grid()
-    masks = np.broadcast_to(grid.valid, images.shape).copy()
-    images = np.where(masks, images, 0.0).astype(np.float32)
-    return GridInput(images, masks, grid, ("A", "B", "C")), grid.from_image(halo)
-
-
-X, HALO = _data()
+#: the channels on different scales
+X, HALO = halo_map(scale=(1.0, 20.0, 0.05), shift=(0, 100, -3))
 _CACHE: dict = {}
 
 
@@ -114,26 +83,21 @@ def test_window_cutter_matches_extract_windows_at_edges_and_holes():
     masks = X.masks.copy()
     masks[1, 5, 40] = False
     images = np.where(masks, X.images, 0.0).astype(np.float32)
-    cutter = WindowCutter(images, masks, X.grid, 5, torch.device("cpu"))
     cells = np.arange(0, X.n_cells, 37)
     windows = extract_windows(images, masks, X.grid, 5, cells)
-    values, mask = cutter.split(cutter(torch.from_numpy(cells)))
-    assert np.array_equal(values.numpy(), windows.patches)
-    assert np.array_equal(mask.numpy(), windows.masks.astype(np.float32))
+    for channels_last in (False, True):  # the layouts of pccae / mcae / ganomaly-map and ssmvae
+        cutter = WindowCutter(images, masks, X.grid, 5, torch.device("cpu"), channels_last)
+        batch = cutter(torch.from_numpy(cells))
+        assert batch.is_contiguous(memory_format=torch.channels_last if channels_last
+                                   else torch.contiguous_format)
+        values, mask = cutter.split(batch)
+        assert np.array_equal(values.numpy(), windows.patches)
+        assert np.array_equal(mask.numpy(), windows.masks.astype(np.float32))
 
 
 def test_unobserved_values_do_not_change_fit_or_scores():
-    masks = X.masks.copy()
-    masks[1, 5, 40] = False
-    low = GridInput(np.where(masks, X.images, 0.0).astype(np.float32), masks, X.grid)
-    high_images = low.images.copy()
-    high_images[1, 5, 40] = 1e6
-    high = GridInput(high_images, masks, X.grid)
-    quick = dict(window=5, epochs=2)
-    detector = PCCAEDetector(**quick).fit(low)
-    assert np.array_equal(detector.anomaly_score(low), detector.anomaly_score(high))
-    assert np.array_equal(PCCAEDetector(**quick).fit(high).anomaly_score(high),
-                          detector.anomaly_score(low))
+    assert_unobserved_values_ignored(lambda data: PCCAEDetector(window=5, epochs=2).fit(data), X,
+                                     [((1, 5, 40), 1e6)])
 
 
 def test_save_load_round_trip_gives_identical_scores(tmp_path):
@@ -217,7 +181,7 @@ def test_adaptive_weight_is_finite_positive_and_balances_the_pulls():
         w = float(adaptive_phase_weight(mse_gradient, phase_gradient, phase_weight))
         assert w * 2.0 == pytest.approx(phase_weight * 5.0)
     # in training the loss's value is the masked MSE and its gradient adds w_phase * grad P
-    standard = detector._standardise(X.images, X.masks)
+    standard = standardised_images(X.images, X.masks, detector.center_, detector.scale_)
     cutter = WindowCutter(standard, X.masks, X.grid, 9, torch.device("cpu"))
     network = PCCAEDetector(**FAST)._build_network(3).train()
     batch = torch.arange(0, 400, 7)[:, None]

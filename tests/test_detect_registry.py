@@ -8,7 +8,7 @@ import pytest
 
 from geoanomaly.cli import build_parser
 from geoanomaly.config import MODELS, SCORES, SEEDED_MODELS, make_config
-from geoanomaly.detect import DETECTORS
+from geoanomaly.detect import DETECTORS, make_detector
 from geoanomaly.detect.registry import REGISTRY, spec
 from geoanomaly.errors import InputError
 from geoanomaly.pipeline import _score_description, build_detector
@@ -54,3 +54,8 @@ def test_unsupervised_detectors_ignore_y(name):
     plain = build_detector(config, FEATURES).fit(X).anomaly_score(X)
     with_y = build_detector(config, FEATURES).fit(X, y).anomaly_score(X)
     assert np.array_equal(plain, with_y)
+
+
+def test_input_errors_are_value_errors_as_in_scikit_learn():
+    with pytest.raises(ValueError):
+        make_detector("vae", epochs=2).fit(np.full((10, 3), np.nan))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import __version__
 
@@ -347,6 +348,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result = run_demo(args.out, seed=args.seed, epochs=args.epochs,
                       progress=args.progress is not False, kind=args.kind)
     print(result.summary())
+    if args.kind is None:
+        data = Path(args.out) / "data"
+        print(f"  the demo's inputs are in {data}; to try the knowledge-guided VAE with its "
+              f"geology:\n    geoanomaly run {data / 'grid'} --deposits {data / 'deposits.csv'} "
+              f"--target Fe-poly --model pcvae --control {data / 'geology.gpkg'} "
+              f"--out {Path(args.out) / 'pcvae'}")
     return 0
 
 

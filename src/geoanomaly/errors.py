@@ -7,7 +7,10 @@ traceback.
 """
 
 
-class InputError(Exception):
-    """A problem with the user's input or options, explained in one sentence."""
+class InputError(ValueError):
+    """A problem with the user's input or options, explained in one sentence.
+
+    A ValueError, as scikit-learn raises for bad data or parameters, so code written for
+    scikit-learn estimators catches the detectors' errors too."""
 
     exit_code = 2

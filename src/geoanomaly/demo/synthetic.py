@@ -806,6 +806,10 @@ Files
   their cell plus sample noise, formatted like a lab return: below-detection values as text
   ("{example}"), -9999 and blank cells for missing values, a few exact duplicate rows, a small
   between-batch bias (LAB_BATCH), text sample ids.
+- geology.gpkg: the ore controls a geologist would map, for the knowledge-guided models
+  (--control geology.gpkg): layer "intrusions" (the granite outline) and layer "faults" (fault
+  traces; some pass through deposits, some are barren). Drawn so that they control the
+  deposits, so these models are flattered here: a real survey's geology will be weaker.
 - truth/: lithology (codes {", ".join(f"{i}={n}" for i, n in enumerate(survey.lithology_names))}),
   intrusion, contact_zone and halo (1 = inside a mineralised halo) as GeoTIFFs;
   deposits_truth.csv and false_anomalies.csv. Use them to check results, not as inputs.

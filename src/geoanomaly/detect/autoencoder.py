@@ -27,25 +27,21 @@ class DeepDetector(Detector):
     anomalous).
     """
 
+    #: fitted ints that ``_fitted_state`` saves (subclasses add theirs), and the float64 arrays
+    _saved_ints = ("n_features_in_", "n_epochs_", "best_epoch_", "batch_size_")
+    _saved_floats: tuple = ()
+    _saved_arrays = ("mean_", "scale_")
+    _saved_index_arrays: tuple = ()
+
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, X, y=None):
         """Standardise, split off a seeded validation set, train with early stopping."""
-        import torch
-
         from . import torch_training as tt
 
-        X = check_matrix(X)
-        self._check_params()
-        device = tt.resolve_device(self.device)
-        self.n_features_in_ = X.shape[1]
-        self.mean_, self.scale_ = _standardisation(X, self.standardize)
-        Z = torch.from_numpy(((X - self.mean_) / self.scale_).astype(np.float32)).to(device)
-        train_idx, val_idx = tt.train_validation_split(X.shape[0], float(self.validation_fraction),
-                                                       int(self.seed))
-        network = tt.build_seeded(lambda: self._build_network(X.shape[1]), int(self.seed), device)
+        device, Z, X_train, X_val = self._standardised_split(X)
+        network = tt.build_seeded(lambda: self._build_network(Z.shape[1]), int(self.seed), device)
         result = tt.train_network(
-            network, self._batch_loss, Z[torch.from_numpy(train_idx).to(device)],
-            Z[torch.from_numpy(val_idx).to(device)], epochs=self.epochs,
+            network, self._batch_loss, X_train, X_val, epochs=self.epochs,
             batch_size=self.batch_size, learning_rate=self.learning_rate,
             patience=self.patience, tol=float(self.tol), seed=int(self.seed),
             progress=self.progress)
@@ -58,6 +54,26 @@ class DeepDetector(Detector):
         self._after_fit(Z)
         return self
 
+    def _standardised_split(self, X):
+        """(device, Z, Z_train, Z_val): the rows checked, the parameters checked, the
+        standardisation fitted (``mean_``, ``scale_``, ``n_features_in_``), the standardised
+        rows as float32 on the device and their seeded train / validation split. The start of
+        every row model's ``fit`` (the GANs' too)."""
+        import torch
+
+        from . import torch_training as tt
+
+        X = check_matrix(X)
+        self._check_params()
+        device = tt.resolve_device(self.device)
+        self.n_features_in_ = X.shape[1]
+        self.mean_, self.scale_ = _standardisation(X, self.standardize)
+        Z = torch.from_numpy(((X - self.mean_) / self.scale_).astype(np.float32)).to(device)
+        train_idx, val_idx = tt.train_validation_split(X.shape[0], float(self.validation_fraction),
+                                                       int(self.seed))
+        return (device, Z, Z[torch.from_numpy(train_idx).to(device)],
+                Z[torch.from_numpy(val_idx).to(device)])
+
     def _after_fit(self, Z) -> None:
         """Hook for fitted summaries computed with the best weights (the VAE's ``kl_``)."""
 
@@ -67,10 +83,8 @@ class DeepDetector(Detector):
         tt.check_hidden(self.hidden, "hidden")
         if self.decoder_hidden is not None:
             tt.check_hidden(self.decoder_hidden, "decoder_hidden")
-        if int(self.latent_dim) < 1:
-            raise InputError(f"latent_dim must be at least 1, got {self.latent_dim!r}.")
-        if float(self.learning_rate) <= 0:
-            raise InputError(f"learning_rate must be positive, got {self.learning_rate!r}.")
+        tt.check_at_least_one(self, "latent_dim")
+        tt.check_positive(self, "learning_rate")
 
     def _layer_sizes(self, n_features: int) -> tuple[list[int], list[int]]:
         """Encoder widths d -> hidden..., decoder widths latent -> decoder_hidden... (mirrored
@@ -113,35 +127,15 @@ class DeepDetector(Detector):
     # -- persistence (used by geoanomaly.detect.persistence) ------------------------------------
     def _fitted_state(self):
         """(JSON-able fitted scalars, {name: tensor}) that ``_restore_state`` turns back into a
-        fitted detector."""
-        import torch
+        fitted detector (the attributes named in ``_saved_*``)."""
+        from . import torch_training as tt
 
-        check_is_fitted(self, "network_")
-        scalars = {"n_features_in_": int(self.n_features_in_), "n_epochs_": int(self.n_epochs_),
-                   "best_epoch_": int(self.best_epoch_), "batch_size_": int(self.batch_size_),
-                   "history_": self.history_}
-        tensors = {f"network.{k}": v.detach().cpu().contiguous()
-                   for k, v in self.network_.state_dict().items()}
-        tensors["mean_"] = torch.from_numpy(np.ascontiguousarray(self.mean_))
-        tensors["scale_"] = torch.from_numpy(np.ascontiguousarray(self.scale_))
-        return scalars, tensors
+        return tt.fitted_network_state(self)
 
     def _restore_state(self, scalars: dict, tensors: dict) -> None:
         from . import torch_training as tt
 
-        device = tt.resolve_device(self.device)
-        self.n_features_in_ = int(scalars["n_features_in_"])
-        self.n_epochs_ = int(scalars["n_epochs_"])
-        self.best_epoch_ = int(scalars["best_epoch_"])
-        self.batch_size_ = int(scalars["batch_size_"])
-        self.history_ = scalars["history_"]
-        self.mean_ = tensors["mean_"].numpy().astype(np.float64)
-        self.scale_ = tensors["scale_"].numpy().astype(np.float64)
-        network = self._build_network(self.n_features_in_)
-        network.load_state_dict({k[len("network."):]: v for k, v in tensors.items()
-                                 if k.startswith("network.")})
-        self.network_ = network.to(device).eval()
-        self.device_ = str(device)
+        tt.restore_network_state(self, scalars, tensors)
 
 
 class AutoencoderDetector(DeepDetector):

@@ -33,18 +33,15 @@ optimistic.  Here the weights kept are those of the epoch with the lowest held-o
 ``w_rec * L1 + w_enc * latent`` loss (the generator loss without its adversarial term: that
 term is measured through a D that changes every step and restarts when re-initialised, so its
 values from different epochs are not comparable).  ``fit`` has no access to labels at all.
+
+The adversarial training itself (the step, the re-initialisation, the checkpoint) is
+:class:`AdversarialTraining`, shared with the map variant (ganomaly_map.py): the two differ only
+in their networks, their batches and their held-out evaluation.
 """
 
 from __future__ import annotations
 
-import copy
-import math
-
-import numpy as np
-
-from ..errors import InputError
-from .autoencoder import DeepDetector, _standardisation
-from .base import check_matrix
+from .autoencoder import DeepDetector
 
 #: negative slope of "leaky_relu" here: 0.2 as in the reference encoders and discriminator (the
 #: project's other networks use torch's default 0.01)
@@ -58,7 +55,138 @@ GENERATOR_PARTS = ("encoder", "decoder", "encoder2")
 DISCRIMINATOR_PARTS = ("disc_features", "disc_head")
 
 
-class GANomalyDetector(DeepDetector):
+class AdversarialTraining:
+    """GANomaly's training, shared by the row (:class:`GANomalyDetector`) and the window
+    (``ganomaly_map.GANomalyMapDetector``) detectors, so that a fix to the step, the
+    discriminator's re-initialisation or the label-free checkpoint reaches both.
+
+    The host provides the parameters (``w_adv``, ``w_rec``, ``w_enc``, ``learning_rate``,
+    ``beta1``, ``beta2``, ``d_reinit_below``, ``epochs``, ``patience``, ``tol``, ``seed``,
+    ``progress``), ``n_features_in_``, ``_discriminator(n_features)`` (the ``DISCRIMINATOR_PARTS``
+    modules) and ``_losses(network, *batch)`` -> (generator loss, discriminator loss,
+    [adv, rec, enc] detached).
+    """
+
+    def _check_adversarial_params(self) -> None:
+        from . import torch_training as tt
+
+        tt.check_finite_nonnegative(self, "w_adv", "w_rec", "w_enc", "d_reinit_below")
+        tt.check_unit_interval(self, "beta1", "beta2")
+        tt.check_at_least_one(self, "epochs")
+        tt.check_patience(self.patience)
+
+    def _generator_loss(self, adv, rec, enc):
+        """``w_adv * adv + w_rec * rec + w_enc * enc``."""
+        return float(self.w_adv) * adv + float(self.w_rec) * rec + float(self.w_enc) * enc
+
+    @staticmethod
+    def _discriminator_loss(network, features):
+        """Mean BCE of D's logits on ``features`` of [x; x_hat] (first half real, second fake) =
+        (BCE(real -> 1) + BCE(fake -> 0)) / 2; on logits: the same loss as sigmoid + BCE,
+        without BCELoss's log(0) clamp."""
+        import torch
+        from torch.nn import functional as F
+
+        n = features.shape[0] // 2
+        logits = network["disc_head"](features).squeeze(1)
+        target = torch.cat([torch.ones(n, dtype=logits.dtype, device=logits.device),
+                            torch.zeros(n, dtype=logits.dtype, device=logits.device)])
+        return F.binary_cross_entropy_with_logits(logits, target)
+
+    def _record(self, means: list) -> dict:
+        """Epoch means [loss, adv, rec, enc, d_loss] as a dict with the stopping criterion."""
+        record = dict(zip(("loss", "adv", "rec", "enc", "d_loss"), means))
+        record["monitor"] = float(self.w_rec) * record["rec"] + float(self.w_enc) * record["enc"]
+        return record
+
+    def _reinit_discriminator(self, network, seed: int) -> None:
+        """Fresh D weights drawn on the CPU from ``seed`` (device-independent, no global RNG
+        change), copied into the existing parameters."""
+        import torch
+
+        from . import torch_training as tt
+
+        fresh = tt.build_seeded(lambda: torch.nn.ModuleDict(
+            self._discriminator(self.n_features_in_)), seed, torch.device("cpu"))
+        with torch.no_grad():
+            for key in DISCRIMINATOR_PARTS:
+                for old, new in zip(network[key].parameters(), fresh[key].parameters()):
+                    old.copy_(new)
+
+    def _train_adversarial(self, network, epoch_batches, n_per_epoch: int, evaluate,
+                           device) -> None:
+        """Adam steps of G and D, label-free early stopping, the best weights put back.
+
+        ``epoch_batches(shuffle)`` yields one epoch's mini-batches as tuples of ``_losses``
+        arguments (the first one's rows weigh the epoch means), drawing its order from the
+        torch generator ``shuffle``; ``n_per_epoch`` rows in all. ``evaluate(network)`` is the
+        held-out record, or ``evaluate`` is None without held-out data (then the training
+        ``monitor`` is watched). Sets ``history_``, ``n_epochs_``, ``best_epoch_``,
+        ``n_d_reinit_``.
+        """
+        import torch
+
+        from . import torch_training as tt
+
+        seed, epochs = int(self.seed), int(self.epochs)
+        betas = (self.beta1, self.beta2)
+        g_params = [p for key in GENERATOR_PARTS for p in network[key].parameters()]
+        d_params = [p for key in DISCRIMINATOR_PARTS for p in network[key].parameters()]
+        optimizer_g = tt.adam(g_params, self.learning_rate, device, betas)
+        optimizer_d = tt.adam(d_params, self.learning_rate, device, betas)
+        shuffle = tt.make_generator(seed, device)
+        reinit_below = float(self.d_reinit_below)
+
+        history: dict[str, list] = {}
+        stopping = tt.EarlyStopping(network, self.patience, self.tol)
+        n_reinit, n_done = 0, 0
+        report = tt._progress_reporter(self.progress, epochs)
+        network.train()
+        try:
+            for epoch in range(1, epochs + 1):
+                totals = None
+                for batch in epoch_batches(shuffle):
+                    g_loss, d_loss, parts = self._losses(network, *batch)
+                    # each loss updates only its own network: G's gradient of the feature
+                    # matching must not train D, D's BCE on x_hat must not train G
+                    g_grads = torch.autograd.grad(g_loss, g_params, retain_graph=True)
+                    d_grads = torch.autograd.grad(d_loss, d_params)
+                    for param, grad in zip(g_params, g_grads):
+                        param.grad = grad
+                    for param, grad in zip(d_params, d_grads):
+                        param.grad = grad
+                    optimizer_g.step()
+                    optimizer_d.step()
+                    d_value = d_loss.detach()
+                    if reinit_below > 0 and float(d_value) < reinit_below:
+                        n_reinit += 1
+                        self._reinit_discriminator(network, seed + REINIT_SEED_OFFSET + n_reinit)
+                        optimizer_d = tt.adam(d_params, self.learning_rate, device, betas)
+                    values = torch.stack([g_loss.detach(), *parts, d_value]) * batch[0].shape[0]
+                    totals = values if totals is None else totals + values
+                record = self._record((totals / n_per_epoch).tolist())
+                if evaluate is not None:
+                    val = evaluate(network)
+                    record.update({f"val_{key}": value for key, value in val.items()})
+                for key, value in record.items():
+                    history.setdefault(key, []).append(value)
+                n_done = epoch
+
+                stop = stopping.update(network, epoch, record["val_monitor"]
+                                       if evaluate is not None else record["monitor"])
+                report(epoch, record)
+                if stop:
+                    break
+        finally:
+            report.close()
+        stopping.restore(network)
+        self.history_ = history
+        self.n_epochs_ = n_done
+        self.best_epoch_ = stopping.best_epoch
+        self.n_d_reinit_ = n_reinit
+
+
+class GANomalyDetector(AdversarialTraining, DeepDetector):
     """GANomaly (Akcay et al. 2018) on sample vectors, as used by Luo et al. (2021).
 
     Parameters
@@ -97,6 +225,7 @@ class GANomalyDetector(DeepDetector):
     """
 
     name = "ganomaly"
+    _saved_ints = (*DeepDetector._saved_ints, "n_d_reinit_")
 
     def __init__(self, hidden=(24, 12), latent_dim=3, decoder_hidden=None,
                  activation="leaky_relu", w_adv=1.0, w_rec=50.0, w_enc=1.0, learning_rate=2e-4,
@@ -129,36 +258,15 @@ class GANomalyDetector(DeepDetector):
         from . import torch_training as tt
 
         super()._check_params()
-        if self.activation not in tt.ACTIVATIONS:
-            raise InputError(f"activation={self.activation!r} is not known; use one of "
-                             f"{', '.join(sorted(tt.ACTIVATIONS))}.")
-        for key in ("w_adv", "w_rec", "w_enc", "d_reinit_below"):
-            value = float(getattr(self, key))
-            if not (math.isfinite(value) and value >= 0):
-                raise InputError(f"{key} must be a finite number >= 0, got "
-                                 f"{getattr(self, key)!r}.")
-        for key in ("beta1", "beta2"):
-            if not 0.0 <= float(getattr(self, key)) < 1.0:
-                raise InputError(f"{key} must be in [0, 1), got {getattr(self, key)!r}.")
-        if int(self.epochs) < 1:
-            raise InputError(f"epochs must be at least 1, got {self.epochs!r}.")
-        if self.patience is not None and int(self.patience) < 1:
-            raise InputError(f"patience must be at least 1 (or None to disable early "
-                             f"stopping), got {self.patience!r}.")
+        tt.check_activation(self.activation)
+        self._check_adversarial_params()
 
     def _mlp(self, sizes, *, last_activation: bool):
         """Linear layers with the activation between them (leaky_relu with slope 0.2)."""
-        from torch import nn
-
         from . import torch_training as tt
 
-        layers = []
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(nn.Linear(n_in, n_out))
-            if last_activation or i < len(sizes) - 2:
-                layers.append(nn.LeakyReLU(LEAKY_SLOPE) if self.activation == "leaky_relu"
-                              else tt.ACTIVATIONS[self.activation]())
-        return nn.Sequential(*layers)
+        return tt.mlp(sizes, self.activation, last_activation=last_activation,
+                      leaky_slope=LEAKY_SLOPE)
 
     def _discriminator(self, n_features: int) -> dict:
         from torch import nn
@@ -189,112 +297,24 @@ class GANomalyDetector(DeepDetector):
 
         from . import torch_training as tt
 
-        X = check_matrix(X)
-        self._check_params()
-        device = tt.resolve_device(self.device)
-        seed = int(self.seed)
-        self.n_features_in_ = X.shape[1]
-        self.mean_, self.scale_ = _standardisation(X, self.standardize)
-        Z = torch.from_numpy(((X - self.mean_) / self.scale_).astype(np.float32)).to(device)
-        train_idx, val_idx = tt.train_validation_split(X.shape[0],
-                                                       float(self.validation_fraction), seed)
-        network = tt.build_seeded(lambda: self._build_network(X.shape[1]), seed, device)
-        X_train = Z[torch.from_numpy(train_idx).to(device)]
-        X_val = Z[torch.from_numpy(val_idx).to(device)]
+        device, Z, X_train, X_val = self._standardised_split(X)
+        network = tt.build_seeded(lambda: self._build_network(Z.shape[1]), int(self.seed),
+                                  device)
         batch_size = tt.resolve_batch_size(self.batch_size, X_train.shape[0])
-        with tt.torch_threads(tt.training_threads(batch_size, X.shape[1], device)):
-            self._train(network, X_train, X_val, batch_size, device)
+        n_train = X_train.shape[0]
+
+        def epoch_batches(shuffle):
+            order = torch.randperm(n_train, generator=shuffle, device=device)
+            for start in range(0, n_train, batch_size):
+                yield (X_train.index_select(0, order[start:start + batch_size]),)
+
+        evaluate = (lambda net: self._evaluate(net, X_val)) if X_val.shape[0] > 0 else None
+        with tt.torch_threads(tt.training_threads(batch_size, Z.shape[1], device)):
+            self._train_adversarial(network, epoch_batches, n_train, evaluate, device)
         self.network_ = network.eval()
         self.device_ = str(device)
         self.batch_size_ = batch_size
         return self
-
-    def _adam(self, params, device):
-        import torch
-
-        from . import torch_training as tt
-
-        return torch.optim.Adam(params, lr=float(self.learning_rate),
-                                betas=(float(self.beta1), float(self.beta2)),
-                                **tt._fast_adam_options(device))
-
-    def _train(self, network, X_train, X_val, batch_size, device) -> None:
-        import torch
-
-        from . import torch_training as tt
-
-        seed, epochs = int(self.seed), int(self.epochs)
-        patience, tol = self.patience, float(self.tol)
-        g_params = [p for key in GENERATOR_PARTS for p in network[key].parameters()]
-        d_params = [p for key in DISCRIMINATOR_PARTS for p in network[key].parameters()]
-        optimizer_g = self._adam(g_params, device)
-        optimizer_d = self._adam(d_params, device)
-        shuffle = tt.make_generator(seed, device)
-        n_train, has_val = X_train.shape[0], X_val.shape[0] > 0
-        reinit_below = float(self.d_reinit_below)
-
-        history: dict[str, list] = {}
-        best_state, best_loss, best_epoch, stale = None, math.inf, 0, 0
-        n_reinit, n_done = 0, 0
-        report = tt._progress_reporter(self.progress, epochs)
-        network.train()
-        try:
-            for epoch in range(1, epochs + 1):
-                order = torch.randperm(n_train, generator=shuffle, device=device)
-                totals = None
-                for start in range(0, n_train, batch_size):
-                    batch = X_train.index_select(0, order[start:start + batch_size])
-                    g_loss, d_loss, parts = self._losses(network, batch)
-                    # each loss updates only its own network: G's gradient of the feature
-                    # matching must not train D, D's BCE on x_hat must not train G
-                    g_grads = torch.autograd.grad(g_loss, g_params, retain_graph=True)
-                    d_grads = torch.autograd.grad(d_loss, d_params)
-                    for param, grad in zip(g_params, g_grads):
-                        param.grad = grad
-                    for param, grad in zip(d_params, d_grads):
-                        param.grad = grad
-                    optimizer_g.step()
-                    optimizer_d.step()
-                    d_value = d_loss.detach()
-                    if reinit_below > 0 and float(d_value) < reinit_below:
-                        n_reinit += 1
-                        self._reinit_discriminator(network, seed + REINIT_SEED_OFFSET + n_reinit)
-                        optimizer_d = self._adam(d_params, device)
-                    values = torch.stack([g_loss.detach(), *parts, d_value]) * batch.shape[0]
-                    totals = values if totals is None else totals + values
-                record = self._record((totals / n_train).tolist())
-                if has_val:
-                    val = self._evaluate(network, X_val)
-                    record.update({f"val_{key}": value for key, value in val.items()})
-                for key, value in record.items():
-                    history.setdefault(key, []).append(value)
-                n_done = epoch
-
-                monitored = record["val_monitor"] if has_val else record["monitor"]
-                if not math.isfinite(monitored):
-                    raise InputError(f"training diverged (loss {monitored}) at epoch {epoch}; "
-                                     "standardise the data or lower learning_rate.")
-                if best_epoch == 0 or monitored < best_loss - tol * max(1.0, abs(best_loss)):
-                    best_loss, best_epoch, stale = monitored, epoch, 0
-                    best_state = copy.deepcopy(network.state_dict())
-                else:
-                    stale += 1
-                report(epoch, record)
-                if patience is not None and stale >= int(patience):
-                    break
-        finally:
-            report.close()
-        network.load_state_dict(best_state)
-        self.history_ = history
-        self.n_epochs_ = n_done
-        self.best_epoch_ = best_epoch
-        self.n_d_reinit_ = n_reinit
-
-    def _record(self, means: list) -> dict:
-        """Epoch means [loss, adv, rec, enc, d_loss] as a dict with the stopping criterion."""
-        record = dict(zip(("loss", "adv", "rec", "enc", "d_loss"), means))
-        record["monitor"] = float(self.w_rec) * record["rec"] + float(self.w_enc) * record["enc"]
-        return record
 
     def _losses(self, network, batch):
         """(generator loss, discriminator loss, [adv, rec, enc] detached) of one batch.
@@ -304,7 +324,6 @@ class GANomalyDetector(DeepDetector):
         uses the reconstruction and D of before this step's updates.
         """
         import torch
-        from torch.nn import functional as F
 
         n = batch.shape[0]
         z = network["encoder"](batch)
@@ -314,28 +333,9 @@ class GANomalyDetector(DeepDetector):
         adv = (features[:n].detach() - features[n:]).square().mean()
         rec = (batch - x_hat).abs().mean()
         enc = (z - z_hat).square().mean()
-        g_loss = float(self.w_adv) * adv + float(self.w_rec) * rec + float(self.w_enc) * enc
-        # mean BCE over the 2n rows = (BCE(real -> 1) + BCE(fake -> 0)) / 2; on logits: the
-        # same loss as sigmoid + BCE, without BCELoss's log(0) clamp
-        logits = network["disc_head"](features).squeeze(1)
-        target = torch.cat([torch.ones(n, dtype=logits.dtype, device=logits.device),
-                            torch.zeros(n, dtype=logits.dtype, device=logits.device)])
-        d_loss = F.binary_cross_entropy_with_logits(logits, target)
+        g_loss = self._generator_loss(adv, rec, enc)
+        d_loss = self._discriminator_loss(network, features)
         return g_loss, d_loss, [adv.detach(), rec.detach(), enc.detach()]
-
-    def _reinit_discriminator(self, network, seed: int) -> None:
-        """Fresh D weights drawn on the CPU from ``seed`` (device-independent, no global RNG
-        change), copied into the existing parameters."""
-        import torch
-
-        from . import torch_training as tt
-
-        fresh = tt.build_seeded(lambda: torch.nn.ModuleDict(
-            self._discriminator(self.n_features_in_)), seed, torch.device("cpu"))
-        with torch.no_grad():
-            for key in DISCRIMINATOR_PARTS:
-                for old, new in zip(network[key].parameters(), fresh[key].parameters()):
-                    old.copy_(new)
 
     def _evaluate(self, network, X) -> dict:
         """Epoch-end means over ``X`` with the current weights (chunked, no gradients)."""
@@ -361,13 +361,3 @@ class GANomalyDetector(DeepDetector):
         z = network["encoder"](batch)
         z_hat = network["encoder2"](network["decoder"](z))
         return z.sub_(z_hat).square_().mean(dim=1)
-
-    # -- persistence ----------------------------------------------------------------------------
-    def _fitted_state(self):
-        scalars, tensors = super()._fitted_state()
-        scalars["n_d_reinit_"] = int(self.n_d_reinit_)
-        return scalars, tensors
-
-    def _restore_state(self, scalars, tensors) -> None:
-        super()._restore_state(scalars, tensors)
-        self.n_d_reinit_ = int(scalars["n_d_reinit_"])

@@ -67,33 +67,33 @@ Design (every choice, in order):
   33,813 valid, 39 elements): the defaults (30 epochs of 8,192 windows, 7 x 7) fit in 125 s of
   CPU time (one thread; 9 minutes of wall time on a 2-core machine shared with three other
   jobs) and score every cell in 4 s.
+
+The adversarial training loop, the discriminator's re-initialisation and the loss weights are
+GANomaly's own (:class:`geoanomaly.detect.ganomaly.AdversarialTraining`, shared with the row
+detector); the input check, the window cutter, the blocked split, the chunked scoring and save /
+load are the map models' (:mod:`geoanomaly.detect.map_models`).
 """
 
 from __future__ import annotations
 
-import copy
-import math
-
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ..errors import InputError
-from .base import Detector
+from .ganomaly import LEAKY_SLOPE, AdversarialTraining
+from .map_models import (MapDetector, WindowCutter, check_grid_input, check_map_params,
+                         check_window, mean_std_statistics, score_cells, standardised_images,
+                         window_split)
 
-#: negative slope of the LeakyReLU (the reference's encoders and discriminator)
-LEAKY_SLOPE = 0.2
-#: seed offset of the discriminator's re-initialisations (seed + offset + count), as ganomaly.py
-REINIT_SEED_OFFSET = 104729
+#: how the errors name the model, and what they advise for rows
+MODEL = "GANomaly on windows"
+ROWS_ADVICE = "; use the model 'ganomaly' for sample rows"
 #: seed offset of the fixed sample of validation windows
 VALIDATION_SEED_OFFSET = 7919
 #: windows per scoring / evaluation chunk: 2,048 x 78 x 7 x 7 float32 = 31 MB
 SCORE_CHUNK = 2048
 
-GENERATOR_PARTS = ("encoder", "decoder", "encoder2")
-DISCRIMINATOR_PARTS = ("disc_features", "disc_head")
 
-
-class GANomalyMapDetector(Detector):
+class GANomalyMapDetector(AdversarialTraining, MapDetector):
     """GANomaly (Akcay et al. 2018; Luo et al. 2021) on masked map windows: a convolutional
     encoder-decoder-encoder generator and a convolutional discriminator; score = latent distance
     of the window centred on each valid cell.  See the module docstring for every choice.
@@ -127,6 +127,7 @@ class GANomalyMapDetector(Detector):
 
     name = "ganomaly-map"
     input_kind = "windows"
+    _saved_ints = (*MapDetector._saved_ints, "n_d_reinit_")
 
     def __init__(self, window=7, filters=(16, 32), latent_dim=16, w_adv=1.0, w_rec=50.0,
                  w_enc=1.0, learning_rate=2e-4, beta1=0.5, beta2=0.999, d_reinit_below=1e-5,
@@ -158,32 +159,12 @@ class GANomalyMapDetector(Detector):
 
     # -- parameters and networks ----------------------------------------------------------------
     def _check_params(self) -> None:
-        window = int(self.window)
-        if window < 1 or window % 2 == 0:
-            raise InputError(f"window must be a positive odd number of cells, got "
-                             f"{self.window!r}.")
-        if len(tuple(self.filters)) != 2 or any(int(f) < 1 for f in self.filters):
-            raise InputError(f"filters must be two positive channel counts such as (16, 32), "
-                             f"got {self.filters!r}.")
-        for key in ("latent_dim", "epochs", "windows_per_epoch", "max_validation_windows"):
-            if int(getattr(self, key)) < 1:
-                raise InputError(f"{key} must be at least 1, got {getattr(self, key)!r}.")
-        for key in ("w_adv", "w_rec", "w_enc", "d_reinit_below"):
-            value = float(getattr(self, key))
-            if not (math.isfinite(value) and value >= 0):
-                raise InputError(f"{key} must be a finite number >= 0, got "
-                                 f"{getattr(self, key)!r}.")
-        if not float(self.learning_rate) > 0:
-            raise InputError(f"learning_rate must be positive, got {self.learning_rate!r}.")
-        for key in ("beta1", "beta2"):
-            if not 0.0 <= float(getattr(self, key)) < 1.0:
-                raise InputError(f"{key} must be in [0, 1), got {getattr(self, key)!r}.")
-        if not 0.0 <= float(self.validation_fraction) < 1.0:
-            raise InputError(f"validation_fraction must lie in [0, 1), got "
-                             f"{self.validation_fraction!r}.")
-        if self.patience is not None and int(self.patience) < 1:
-            raise InputError(f"patience must be at least 1 (or None to disable early "
-                             f"stopping), got {self.patience!r}.")
+        from . import torch_training as tt
+
+        check_window(self.window, 1)
+        check_map_params(self, (16, 32))
+        tt.check_at_least_one(self, "latent_dim", "windows_per_epoch", "max_validation_windows")
+        self._check_adversarial_params()
 
     def _sizes(self) -> tuple[int, int, int]:
         """(window, after the first stride-2 convolution, after the second)."""
@@ -240,34 +221,17 @@ class GANomalyMapDetector(Detector):
                               **self._discriminator(n_channels)})
 
     # -- data ---------------------------------------------------------------------------------
-    def _prepared(self, images, masks, grid, device):
-        """(padded standardised values, padded masks) as float32 tensors (C, H + 2h, W + 2h),
-        and the padded (row, col) of each valid cell's window corner."""
-        import torch
+    def _prepared(self, images, masks, grid, device) -> WindowCutter:
+        """The window cutter of the standardised images (computed in float32, as fitted)."""
+        values = standardised_images(images, masks, self.mean_, self.scale_, dtype=np.float32)
+        return WindowCutter(values, masks, grid, int(self.window), device)
 
-        half = int(self.window) // 2
-        values = np.where(masks, (images - self.mean_[:, None, None].astype(np.float32))
-                          / self.scale_[:, None, None].astype(np.float32), np.float32(0.0))
-        pad = ((0, 0), (half, half), (half, half))
-        padded = torch.from_numpy(np.ascontiguousarray(np.pad(values, pad), dtype=np.float32))
-        padded_mask = torch.from_numpy(np.pad(masks, pad).astype(np.float32))
-        rows, cols = grid.cell_rows_cols()
-        return (padded.to(device), padded_mask.to(device),
-                torch.from_numpy(rows.astype(np.int64)).to(device),
-                torch.from_numpy(cols.astype(np.int64)).to(device))
-
-    def _windows(self, data, centres):
-        """(values (n, C, s, s), masks (n, C, s, s)) of the windows around ``centres``
-        (a long tensor of valid-cell indices)."""
-        import torch
-
-        padded, padded_mask, rows, cols = data
-        offsets = torch.arange(int(self.window), device=padded.device)
-        rr = (rows[centres][:, None] + offsets)[:, :, None]
-        cc = (cols[centres][:, None] + offsets)[:, None, :]
-        values = padded[:, rr, cc].permute(1, 0, 2, 3).contiguous()
-        window_masks = padded_mask[:, rr, cc].permute(1, 0, 2, 3).contiguous()
-        return values, window_masks
+    @staticmethod
+    def _windows(cutter, centres):
+        """(values (n, C, s, s), masks (n, C, s, s)), each contiguous, of the windows around
+        ``centres`` (a long tensor of valid-cell indices)."""
+        values, masks = cutter.split(cutter(centres))
+        return values.contiguous(), masks.contiguous()
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, X, y=None):
@@ -276,125 +240,45 @@ class GANomalyMapDetector(Detector):
         import torch
 
         from . import torch_training as tt
-        from ..grid.windows import blocked_split
 
-        images, masks, grid = _check_grid_input(X)
+        images, masks, grid = check_grid_input(X, MODEL, rows_advice=ROWS_ADVICE,
+                                               need_cells=True)
         self._check_params()
         device = tt.resolve_device(self.device)
         seed = int(self.seed)
         n_channels = images.shape[0]
         self.n_features_in_ = n_channels
-        self.mean_, self.scale_ = _channel_standardisation(images, masks, self.standardize)
-        data = self._prepared(images, masks, grid, device)
-        n_cells = int(np.asarray(grid.valid).sum())
-        if float(self.validation_fraction) > 0:
-            size = int(self.window)
-            block = self.block_cells or min(4 * size, max(size, min(grid.height,
-                                                                     grid.width) // 4))
-            train_idx, val_idx = blocked_split(grid, size, float(self.validation_fraction), seed,
-                                               block_cells=int(block))
-            if val_idx.size > int(self.max_validation_windows):
-                rng = np.random.default_rng(seed + VALIDATION_SEED_OFFSET)
-                val_idx = np.sort(rng.choice(val_idx, int(self.max_validation_windows),
-                                             replace=False))
+        if self.standardize:
+            self.mean_, self.scale_ = mean_std_statistics(images, masks)
         else:
-            train_idx, val_idx = np.arange(n_cells), np.arange(0)
+            self.mean_, self.scale_ = np.zeros(n_channels), np.ones(n_channels)
+        cutter = self._prepared(images, masks, grid, device)
+        train_idx, val_idx = window_split(grid, int(self.window), self.validation_fraction, seed,
+                                          self.block_cells)
+        if val_idx.size > int(self.max_validation_windows):
+            rng = np.random.default_rng(seed + VALIDATION_SEED_OFFSET)
+            val_idx = np.sort(rng.choice(val_idx, int(self.max_validation_windows),
+                                         replace=False))
         per_epoch = min(int(self.windows_per_epoch), train_idx.size)
         batch_size = tt.resolve_batch_size(self.batch_size, per_epoch)
         network = tt.build_seeded(lambda: self._build_network(n_channels), seed, device)
+        train_idx = torch.from_numpy(train_idx).to(device)
+        val_idx = torch.from_numpy(val_idx).to(device)
+
+        def epoch_batches(shuffle):
+            drawn = train_idx[torch.randperm(train_idx.numel(), generator=shuffle,
+                                             device=device)[:per_epoch]]
+            for start in range(0, per_epoch, batch_size):
+                yield self._windows(cutter, drawn[start:start + batch_size])
+
+        evaluate = ((lambda net: self._evaluate(net, cutter, val_idx)) if val_idx.numel() > 0
+                    else None)
         with tt.torch_threads(1 if device.type == "cpu" else None):
-            self._train(network, data, torch.from_numpy(train_idx).to(device),
-                        torch.from_numpy(val_idx).to(device), per_epoch, batch_size, device)
+            self._train_adversarial(network, epoch_batches, per_epoch, evaluate, device)
         self.network_ = network.eval()
         self.device_ = str(device)
         self.batch_size_ = batch_size
         return self
-
-    def _adam(self, params, device):
-        import torch
-
-        from . import torch_training as tt
-
-        return torch.optim.Adam(params, lr=float(self.learning_rate),
-                                betas=(float(self.beta1), float(self.beta2)),
-                                **tt._fast_adam_options(device))
-
-    def _train(self, network, data, train_idx, val_idx, per_epoch, batch_size, device) -> None:
-        import torch
-
-        from . import torch_training as tt
-
-        seed, epochs = int(self.seed), int(self.epochs)
-        patience, tol = self.patience, float(self.tol)
-        g_params = [p for key in GENERATOR_PARTS for p in network[key].parameters()]
-        d_params = [p for key in DISCRIMINATOR_PARTS for p in network[key].parameters()]
-        optimizer_g = self._adam(g_params, device)
-        optimizer_d = self._adam(d_params, device)
-        shuffle = tt.make_generator(seed, device)
-        reinit_below = float(self.d_reinit_below)
-        has_val = val_idx.numel() > 0
-
-        history: dict[str, list] = {}
-        best_state, best_loss, best_epoch, stale = None, math.inf, 0, 0
-        n_reinit, n_done = 0, 0
-        report = tt._progress_reporter(self.progress, epochs)
-        network.train()
-        try:
-            for epoch in range(1, epochs + 1):
-                drawn = train_idx[torch.randperm(train_idx.numel(), generator=shuffle,
-                                                 device=device)[:per_epoch]]
-                totals = None
-                for start in range(0, per_epoch, batch_size):
-                    x, m = self._windows(data, drawn[start:start + batch_size])
-                    g_loss, d_loss, parts = self._losses(network, x, m)
-                    # each loss updates only its own network (as ganomaly.py)
-                    g_grads = torch.autograd.grad(g_loss, g_params, retain_graph=True)
-                    d_grads = torch.autograd.grad(d_loss, d_params)
-                    for param, grad in zip(g_params, g_grads):
-                        param.grad = grad
-                    for param, grad in zip(d_params, d_grads):
-                        param.grad = grad
-                    optimizer_g.step()
-                    optimizer_d.step()
-                    d_value = d_loss.detach()
-                    if reinit_below > 0 and float(d_value) < reinit_below:
-                        n_reinit += 1
-                        self._reinit_discriminator(network, seed + REINIT_SEED_OFFSET + n_reinit)
-                        optimizer_d = self._adam(d_params, device)
-                    values = torch.stack([g_loss.detach(), *parts, d_value]) * x.shape[0]
-                    totals = values if totals is None else totals + values
-                record = self._record((totals / per_epoch).tolist())
-                if has_val:
-                    val = self._evaluate(network, data, val_idx)
-                    record.update({f"val_{key}": value for key, value in val.items()})
-                for key, value in record.items():
-                    history.setdefault(key, []).append(value)
-                n_done = epoch
-
-                monitored = record["val_monitor"] if has_val else record["monitor"]
-                if not math.isfinite(monitored):
-                    raise InputError(f"training diverged (loss {monitored}) at epoch {epoch}; "
-                                     "lower learning_rate.")
-                if best_epoch == 0 or monitored < best_loss - tol * max(1.0, abs(best_loss)):
-                    best_loss, best_epoch, stale = monitored, epoch, 0
-                    best_state = copy.deepcopy(network.state_dict())
-                else:
-                    stale += 1
-                report(epoch, record)
-                if patience is not None and stale >= int(patience):
-                    break
-        finally:
-            report.close()
-        network.load_state_dict(best_state)
-        self.history_ = history
-        self.n_epochs_ = n_done
-        self.best_epoch_ = best_epoch
-        self.n_d_reinit_ = n_reinit
-
-    def _record(self, means: list) -> dict:
-        record = dict(zip(("loss", "adv", "rec", "enc", "d_loss"), means))
-        record["monitor"] = float(self.w_rec) * record["rec"] + float(self.w_enc) * record["enc"]
-        return record
 
     def _forward(self, network, x, m):
         """(z, x_hat masked, z_hat) of windows ``x`` (0 where unobserved) with masks ``m``."""
@@ -409,7 +293,6 @@ class GANomalyMapDetector(Detector):
         """(generator loss, discriminator loss, [adv, rec, enc] detached) of one batch; one pass
         of D over [x; x_hat] serves both losses (as ganomaly.py)."""
         import torch
-        from torch.nn import functional as F
 
         n = x.shape[0]
         z, x_hat, z_hat = self._forward(network, x, m)
@@ -418,27 +301,11 @@ class GANomalyMapDetector(Detector):
         adv = (features[:n].detach() - features[n:]).square().mean()
         rec = (x - x_hat).abs().sum() / m.sum().clamp_min(1.0)
         enc = (z - z_hat).square().mean()
-        g_loss = float(self.w_adv) * adv + float(self.w_rec) * rec + float(self.w_enc) * enc
-        logits = network["disc_head"](features).squeeze(1)
-        target = torch.cat([torch.ones(n, dtype=logits.dtype, device=logits.device),
-                            torch.zeros(n, dtype=logits.dtype, device=logits.device)])
-        d_loss = F.binary_cross_entropy_with_logits(logits, target)
+        g_loss = self._generator_loss(adv, rec, enc)
+        d_loss = self._discriminator_loss(network, features)
         return g_loss, d_loss, [adv.detach(), rec.detach(), enc.detach()]
 
-    def _reinit_discriminator(self, network, seed: int) -> None:
-        """Fresh D weights drawn on the CPU from ``seed``, copied into the existing ones."""
-        import torch
-
-        from . import torch_training as tt
-
-        fresh = tt.build_seeded(lambda: torch.nn.ModuleDict(
-            self._discriminator(self.n_features_in_)), seed, torch.device("cpu"))
-        with torch.no_grad():
-            for key in DISCRIMINATOR_PARTS:
-                for old, new in zip(network[key].parameters(), fresh[key].parameters()):
-                    old.copy_(new)
-
-    def _evaluate(self, network, data, centres) -> dict:
+    def _evaluate(self, network, cutter, centres) -> dict:
         """Held-out means with the current weights: the masked L1 over all observed pixels and
         the latent / feature / BCE means over all windows (chunked, no gradients)."""
         import torch
@@ -447,7 +314,7 @@ class GANomalyMapDetector(Detector):
         network.eval()
         with torch.inference_mode():
             for start in range(0, centres.numel(), SCORE_CHUNK):
-                x, m = self._windows(data, centres[start:start + SCORE_CHUNK])
+                x, m = self._windows(cutter, centres[start:start + SCORE_CHUNK])
                 g_loss, d_loss, (adv, rec, enc) = self._losses(network, x, m)
                 n, observed = x.shape[0], m.sum()
                 sums += torch.stack([g_loss * n, adv * n, rec * observed.clamp_min(1.0),
@@ -456,8 +323,8 @@ class GANomalyMapDetector(Detector):
         n = centres.numel()
         rec = float(sums[2] / sums[5].clamp_min(1.0))
         adv, enc = float(sums[1] / n), float(sums[3] / n)
-        loss = float(self.w_adv) * adv + float(self.w_rec) * rec + float(self.w_enc) * enc
-        return self._record([loss, adv, rec, enc, float(sums[4] / n)])
+        return self._record([self._generator_loss(adv, rec, enc), adv, rec, enc,
+                             float(sums[4] / n)])
 
     # -- scoring ------------------------------------------------------------------------------
     def anomaly_score(self, X) -> np.ndarray:
@@ -468,93 +335,15 @@ class GANomalyMapDetector(Detector):
         from . import torch_training as tt
 
         check_is_fitted(self, "network_")
-        images, masks, grid = _check_grid_input(X)
-        if images.shape[0] != self.n_features_in_:
-            raise InputError(f"the grid has {images.shape[0]} channels but the detector was "
-                             f"fitted on {self.n_features_in_}.")
+        images, masks, grid = check_grid_input(X, MODEL, n_channels=self.n_features_in_,
+                                               rows_advice=ROWS_ADVICE, need_cells=True)
         device = torch.device(self.device_)
-        data = self._prepared(images, masks, grid, device)
-        n_cells = int(np.asarray(grid.valid).sum())
-        scores = np.empty(n_cells, dtype=np.float64)
+        cutter = self._prepared(images, masks, grid, device)
         network = self.network_.eval()
-        with torch.inference_mode(), tt.torch_threads(1 if device.type == "cpu" else None):
-            for start in range(0, n_cells, SCORE_CHUNK):
-                centres = torch.arange(start, min(start + SCORE_CHUNK, n_cells), device=device)
-                x, m = self._windows(data, centres)
-                z, _, z_hat = self._forward(network, x, m)
-                scores[start:start + centres.numel()] = \
-                    (z - z_hat).square().mean(dim=1).double().cpu().numpy()
-        return scores
 
-    # -- persistence (used by geoanomaly.detect.persistence) ------------------------------------
-    def _fitted_state(self):
-        import torch
+        def latent_distance(centres):
+            z, _, z_hat = self._forward(network, *self._windows(cutter, centres))
+            return (z - z_hat).square().mean(dim=1)
 
-        check_is_fitted(self, "network_")
-        scalars = {"n_features_in_": int(self.n_features_in_), "n_epochs_": int(self.n_epochs_),
-                   "best_epoch_": int(self.best_epoch_), "batch_size_": int(self.batch_size_),
-                   "n_d_reinit_": int(self.n_d_reinit_), "history_": self.history_}
-        tensors = {f"network.{k}": v.detach().cpu().contiguous()
-                   for k, v in self.network_.state_dict().items()}
-        tensors["mean_"] = torch.from_numpy(np.ascontiguousarray(self.mean_))
-        tensors["scale_"] = torch.from_numpy(np.ascontiguousarray(self.scale_))
-        return scalars, tensors
-
-    def _restore_state(self, scalars: dict, tensors: dict) -> None:
-        from . import torch_training as tt
-
-        device = tt.resolve_device(self.device)
-        self.n_features_in_ = int(scalars["n_features_in_"])
-        self.n_epochs_ = int(scalars["n_epochs_"])
-        self.best_epoch_ = int(scalars["best_epoch_"])
-        self.batch_size_ = int(scalars["batch_size_"])
-        self.n_d_reinit_ = int(scalars["n_d_reinit_"])
-        self.history_ = scalars["history_"]
-        self.mean_ = tensors["mean_"].numpy().astype(np.float64)
-        self.scale_ = tensors["scale_"].numpy().astype(np.float64)
-        network = self._build_network(self.n_features_in_)
-        network.load_state_dict({k[len("network."):]: v for k, v in tensors.items()
-                                 if k.startswith("network.")})
-        self.network_ = network.to(device).eval()
-        self.device_ = str(device)
-
-
-# -- helpers ------------------------------------------------------------------------------------
-def _check_grid_input(X):
-    """(images float32 0 where unobserved, masks bool within the valid cells, grid)."""
-    for attribute in ("images", "masks", "grid"):
-        if not hasattr(X, attribute):
-            raise InputError("GANomaly on windows is a map model: fit and score it on a "
-                             "GridInput (geoanomaly.grid.windows), not on a feature matrix; "
-                             "use the model 'ganomaly' for sample rows.")
-    images = np.asarray(X.images, dtype=np.float32)
-    masks = np.asarray(X.masks, dtype=bool)
-    grid = X.grid
-    valid = np.asarray(grid.valid, dtype=bool)
-    if images.ndim != 3 or masks.shape != images.shape or images.shape[1:] != valid.shape:
-        raise InputError(f"images {images.shape} and masks {masks.shape} must both be "
-                         f"(channels, {valid.shape[0]}, {valid.shape[1]}).")
-    if not valid.any():
-        raise InputError("the grid has no valid cell to score.")
-    masks = masks & valid[None]
-    if not np.isfinite(images[masks]).all():
-        raise InputError("the grid images hold a missing or infinite value at an observed cell; "
-                         "mark it unobserved in the mask.")
-    images = np.where(masks, images, np.float32(0.0))
-    return images, masks, grid
-
-
-def _channel_standardisation(images, masks, standardize) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel mean and standard deviation over its observed cells (0 / 1 when switched off,
-    for a channel with no observed cell, and scale 1 for a constant channel)."""
-    n_channels = images.shape[0]
-    mean, scale = np.zeros(n_channels), np.ones(n_channels)
-    if not standardize:
-        return mean, scale
-    for j in range(n_channels):
-        values = images[j][masks[j]].astype(np.float64)
-        if values.size:
-            mean[j] = values.mean()
-            std = values.std()
-            scale[j] = std if std > 0 else 1.0
-    return mean, scale
+        with tt.torch_threads(1 if device.type == "cpu" else None):
+            return score_cells(latent_distance, cutter.n_cells, device, SCORE_CHUNK)

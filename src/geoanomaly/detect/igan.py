@@ -72,14 +72,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..errors import InputError
-from .autoencoder import DeepDetector, _standardisation
-from .base import check_matrix
-
-#: negative slope of the LeakyReLU (as ganomaly.py)
-LEAKY_SLOPE = 0.2
+from .autoencoder import DeepDetector
+from .ganomaly import LEAKY_SLOPE
 
 #: seed offsets of the GAN stage's random streams (latent draws, interpolation weights, the
 #: fixed held-out latent draws) and of the encoder stage's loop
@@ -125,6 +120,7 @@ class IGANDetector(DeepDetector):
     """
 
     name = "igan"
+    _saved_ints = (*DeepDetector._saved_ints, "n_encoder_epochs_", "n_generator_steps_")
 
     def __init__(self, hidden=(24, 12), latent_dim=3, decoder_hidden=None,
                  activation="leaky_relu", n_critic=5, gp_weight=10.0, learning_rate=1e-3,
@@ -159,39 +155,18 @@ class IGANDetector(DeepDetector):
         from . import torch_training as tt
 
         super()._check_params()
-        if self.activation not in tt.ACTIVATIONS:
-            raise InputError(f"activation={self.activation!r} is not known; use one of "
-                             f"{', '.join(sorted(tt.ACTIVATIONS))}.")
-        for key in ("gp_weight", "kappa"):
-            value = float(getattr(self, key))
-            if not (math.isfinite(value) and value >= 0):
-                raise InputError(f"{key} must be a finite number >= 0, got "
-                                 f"{getattr(self, key)!r}.")
-        for key in ("beta1", "beta2"):
-            if not 0.0 <= float(getattr(self, key)) < 1.0:
-                raise InputError(f"{key} must be in [0, 1), got {getattr(self, key)!r}.")
-        for key in ("n_critic", "epochs", "encoder_epochs"):
-            if int(getattr(self, key)) < 1:
-                raise InputError(f"{key} must be at least 1, got {getattr(self, key)!r}.")
-        if float(self.encoder_learning_rate) <= 0:
-            raise InputError(f"encoder_learning_rate must be positive, got "
-                             f"{self.encoder_learning_rate!r}.")
-        if self.patience is not None and int(self.patience) < 1:
-            raise InputError(f"patience must be at least 1 (or None to disable early "
-                             f"stopping), got {self.patience!r}.")
+        tt.check_activation(self.activation)
+        tt.check_finite_nonnegative(self, "gp_weight", "kappa")
+        tt.check_unit_interval(self, "beta1", "beta2")
+        tt.check_at_least_one(self, "n_critic", "epochs", "encoder_epochs")
+        tt.check_positive(self, "encoder_learning_rate")
+        tt.check_patience(self.patience)
 
     def _mlp(self, sizes, *, last_activation: bool):
-        from torch import nn
-
         from . import torch_training as tt
 
-        layers = []
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(nn.Linear(n_in, n_out))
-            if last_activation or i < len(sizes) - 2:
-                layers.append(nn.LeakyReLU(LEAKY_SLOPE) if self.activation == "leaky_relu"
-                              else tt.ACTIVATIONS[self.activation]())
-        return nn.Sequential(*layers)
+        return tt.mlp(sizes, self.activation, last_activation=last_activation,
+                      leaky_slope=LEAKY_SLOPE)
 
     def _build_network(self, n_features: int):
         """A ModuleDict: generator, critic trunk (features) and head, encoder."""
@@ -210,22 +185,11 @@ class IGANDetector(DeepDetector):
     def fit(self, X, y=None):
         """Standardise, hold out a seeded fraction, train the WGAN-GP, then the encoder.
         ``y`` is ignored (unsupervised)."""
-        import torch
-
         from . import torch_training as tt
 
-        X = check_matrix(X)
-        self._check_params()
-        device = tt.resolve_device(self.device)
-        seed = int(self.seed)
-        self.n_features_in_ = X.shape[1]
-        self.mean_, self.scale_ = _standardisation(X, self.standardize)
-        Z = torch.from_numpy(((X - self.mean_) / self.scale_).astype(np.float32)).to(device)
-        train_idx, val_idx = tt.train_validation_split(X.shape[0],
-                                                       float(self.validation_fraction), seed)
-        network = tt.build_seeded(lambda: self._build_network(X.shape[1]), seed, device)
-        X_train = Z[torch.from_numpy(train_idx).to(device)]
-        X_val = Z[torch.from_numpy(val_idx).to(device)]
+        device, Z, X_train, X_val = self._standardised_split(X)
+        network = tt.build_seeded(lambda: self._build_network(Z.shape[1]), int(self.seed),
+                                  device)
         batch_size = tt.resolve_batch_size(self.batch_size, X_train.shape[0])
         # one thread on the CPU whatever the batch: the matrices are a few thousand rows by
         # 24 columns, and on 2 shared cores a second intra-op thread made a critic step 4x
@@ -238,15 +202,6 @@ class IGANDetector(DeepDetector):
         self.batch_size_ = batch_size
         self.history_ = history
         return self
-
-    def _adam(self, params, device):
-        import torch
-
-        from . import torch_training as tt
-
-        return torch.optim.Adam(params, lr=float(self.learning_rate),
-                                betas=(float(self.beta1), float(self.beta2)),
-                                **tt._fast_adam_options(device))
 
     def _critic(self, network, x):
         return network["critic_head"](network["critic_features"](x)).squeeze(1)
@@ -271,8 +226,9 @@ class IGANDetector(DeepDetector):
         latent, gp_weight = int(self.latent_dim), float(self.gp_weight)
         g_params = list(network["generator"].parameters())
         d_params = [p for key in CRITIC_PARTS for p in network[key].parameters()]
-        optimizer_g = self._adam(g_params, device)
-        optimizer_d = self._adam(d_params, device)
+        betas = (self.beta1, self.beta2)
+        optimizer_g = tt.adam(g_params, self.learning_rate, device, betas)
+        optimizer_d = tt.adam(d_params, self.learning_rate, device, betas)
         shuffle = tt.make_generator(seed, device)
         latent_generator = tt.make_generator(seed + LATENT_SEED_OFFSET, device)
         mix_generator = tt.make_generator(seed + MIX_SEED_OFFSET, device)
@@ -381,15 +337,3 @@ class IGANDetector(DeepDetector):
         """f-AnoGAN's izi_f score: residual + kappa * critic-feature residual, per row."""
         residual, feature = self._residuals(self.network_, batch)
         return residual + float(self.kappa) * feature
-
-    # -- persistence ----------------------------------------------------------------------------
-    def _fitted_state(self):
-        scalars, tensors = super()._fitted_state()
-        scalars["n_encoder_epochs_"] = int(self.n_encoder_epochs_)
-        scalars["n_generator_steps_"] = int(self.n_generator_steps_)
-        return scalars, tensors
-
-    def _restore_state(self, scalars, tensors) -> None:
-        super()._restore_state(scalars, tensors)
-        self.n_encoder_epochs_ = int(scalars["n_encoder_epochs_"])
-        self.n_generator_steps_ = int(scalars["n_generator_steps_"])

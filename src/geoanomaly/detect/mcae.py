@@ -46,6 +46,9 @@ Design (every choice, in order):
 * **Seeding.** Element ``j`` is built and trained with seed ``seed + 101 j`` through
   ``build_seeded`` / explicit generators; torch's global RNG is never touched; same seed ->
   bit-identical scores on CPU.
+
+The input check, the windows, the blocked split and the chunked scoring are the map models'
+shared ones (:mod:`geoanomaly.detect.map_models`).
 """
 
 from __future__ import annotations
@@ -53,8 +56,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .base import Detector
 from ..errors import InputError
+from .base import Detector
+from .map_models import WindowCutter, check_grid_input, check_map_params, score_cells, window_split
+
+#: how the errors name the model
+MODEL = "the MCAE"
 
 #: windows per scoring chunk (one element at a time): 4,096 x 2 x 9 x 9 float32 = 2.6 MB input
 SCORE_CHUNK = 4096
@@ -102,9 +109,8 @@ class MCAEDetector(Detector):
         import torch
 
         from . import torch_training as tt
-        from ..grid.windows import blocked_split
 
-        images, masks, grid = _check_grid_input(X)
+        images, masks, grid = check_grid_input(X, MODEL)
         self._check_params()
         device = tt.resolve_device(self.device)
         n_channels = images.shape[0]
@@ -126,16 +132,11 @@ class MCAEDetector(Detector):
         networks, histories, n_epochs, best_epochs, batch_sizes = [], [], [], [], []
         for j, size in enumerate(sizes):
             seed = int(self.seed) + ELEMENT_SEED_STEP * j
-            windows = torch.from_numpy(_two_channel_windows(white[j], masks[j], grid, size))
-            if float(self.validation_fraction) > 0:
-                height, width = grid.height, grid.width
-                block = self.block_cells or min(4 * size, max(size, min(height, width) // 4))
-                train_idx, val_idx = blocked_split(grid, size, float(self.validation_fraction),
-                                                   int(self.seed), block_cells=int(block))
-            else:
-                train_idx, val_idx = np.arange(windows.shape[0]), np.arange(0)
+            cutter = WindowCutter(white[j:j + 1], masks[j:j + 1], grid, size, device)
+            windows = cutter(torch.arange(cutter.n_cells, device=device))
+            train_idx, val_idx = window_split(grid, size, self.validation_fraction, self.seed,
+                                              self.block_cells)
             network = tt.build_seeded(lambda s=size: self._build_network(s), seed, device)
-            windows = windows.to(device)
             result = tt.train_network(
                 network, _masked_loss, windows[torch.from_numpy(train_idx).to(device)],
                 windows[torch.from_numpy(val_idx).to(device)], epochs=self.epochs,
@@ -155,6 +156,8 @@ class MCAEDetector(Detector):
         return self
 
     def _check_params(self) -> None:
+        from . import torch_training as tt
+
         lo, hi = int(self.min_window), int(self.max_window)
         if lo < 1 or hi < lo or lo % 2 == 0 or hi % 2 == 0:
             raise InputError(f"min_window / max_window must be odd with 1 <= min <= max, got "
@@ -163,16 +166,8 @@ class MCAEDetector(Detector):
                                                  for s in self.window_sizes):
             raise InputError(f"window_sizes must be positive odd numbers, got "
                              f"{self.window_sizes!r}.")
-        if len(tuple(self.filters)) != 2 or any(int(f) < 1 for f in self.filters):
-            raise InputError(f"filters must be two positive filter counts such as (8, 16), got "
-                             f"{self.filters!r}.")
-        if int(self.latent_dim) < 1:
-            raise InputError(f"latent_dim must be at least 1, got {self.latent_dim!r}.")
-        if float(self.learning_rate) <= 0:
-            raise InputError(f"learning_rate must be positive, got {self.learning_rate!r}.")
-        if not 0.0 <= float(self.validation_fraction) < 1.0:
-            raise InputError(f"validation_fraction must lie in [0, 1), got "
-                             f"{self.validation_fraction!r}.")
+        check_map_params(self, (8, 16))
+        tt.check_at_least_one(self, "latent_dim")
 
     def _build_network(self, size: int):
         from torch import nn
@@ -207,25 +202,20 @@ class MCAEDetector(Detector):
         import torch
 
         check_is_fitted(self, "networks_")
-        images, masks, grid = _check_grid_input(X)
-        if images.shape[0] != self.n_features_in_:
-            raise InputError(f"the grid has {images.shape[0]} channels but the detector was "
-                             f"fitted on {self.n_features_in_}.")
+        images, masks, grid = check_grid_input(X, MODEL, n_channels=self.n_features_in_)
         device = torch.device(self.device_)
         white = self._whiten(images, masks, grid)
-        n_cells = int(np.asarray(grid.valid).sum())
-        scores = np.zeros(n_cells, dtype=np.float64)
-        with torch.inference_mode():
-            for j, (size, network) in enumerate(zip(self.window_sizes_, self.networks_)):
-                network.eval()
-                c = size // 2
-                for start in range(0, n_cells, SCORE_CHUNK):
-                    centres = np.arange(start, min(start + SCORE_CHUNK, n_cells))
-                    batch = torch.from_numpy(_two_channel_windows(
-                        white[j], masks[j], grid, size, centres)).to(device)
-                    recon = network(batch)[:, 0, c, c]
-                    error = (recon - batch[:, 0, c, c]).square() * batch[:, 1, c, c]
-                    scores[start:start + centres.size] += error.double().cpu().numpy()
+        scores = np.zeros(int(np.asarray(grid.valid).sum()), dtype=np.float64)
+        for j, (size, network) in enumerate(zip(self.window_sizes_, self.networks_)):
+            network.eval()
+            cutter = WindowCutter(white[j:j + 1], masks[j:j + 1], grid, size, device)
+
+            def centre_error(idx, network=network, cutter=cutter, c=size // 2):
+                batch = cutter(idx)
+                recon = network(batch)[:, 0, c, c]
+                return (recon - batch[:, 0, c, c]).square() * batch[:, 1, c, c]
+
+            scores += score_cells(centre_error, cutter.n_cells, device, SCORE_CHUNK)
         return scores
 
     # -- persistence (used by geoanomaly.detect.persistence) ------------------------------------
@@ -233,6 +223,8 @@ class MCAEDetector(Detector):
         """(JSON-able scalars, {name: tensor}); the window sizes in the scalars give the network
         shapes on load."""
         import torch
+
+        from . import torch_training as tt
 
         check_is_fitted(self, "networks_")
         scalars = {"n_features_in_": int(self.n_features_in_),
@@ -242,8 +234,8 @@ class MCAEDetector(Detector):
                    "best_epoch_": [int(n) for n in self.best_epoch_],
                    "batch_size_": [int(n) for n in self.batch_size_],
                    "history_": self.history_}
-        tensors = {f"network{j}.{k}": v.detach().cpu().contiguous()
-                   for j, net in enumerate(self.networks_) for k, v in net.state_dict().items()}
+        tensors = {k: v for j, net in enumerate(self.networks_)
+                   for k, v in tt.network_tensors(net, f"network{j}.").items()}
         tensors["mean_"] = torch.from_numpy(np.ascontiguousarray(self.mean_))
         tensors["zca_"] = torch.from_numpy(np.ascontiguousarray(self.zca_))
         return scalars, tensors
@@ -261,39 +253,13 @@ class MCAEDetector(Detector):
         self.history_ = scalars["history_"]
         self.mean_ = tensors["mean_"].numpy().astype(np.float64)
         self.zca_ = tensors["zca_"].numpy().astype(np.float64)
-        networks = []
-        for j, size in enumerate(self.window_sizes_):
-            prefix = f"network{j}."
-            network = self._build_network(size)
-            network.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
-                                     if k.startswith(prefix)})
-            networks.append(network.to(device).eval())
-        self.networks_ = networks
+        self.networks_ = [tt.load_network(self._build_network(size), tensors, device,
+                                          f"network{j}.")
+                          for j, size in enumerate(self.window_sizes_)]
         self.device_ = str(device)
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _check_grid_input(X):
-    """(images float32, masks bool restricted to the valid cells, grid) of a GridInput."""
-    for attribute in ("images", "masks", "grid"):
-        if not hasattr(X, attribute):
-            raise InputError("the MCAE is a map model: fit and score it on a GridInput "
-                             "(geoanomaly.grid.windows), not on a feature matrix.")
-    images = np.asarray(X.images, dtype=np.float32)
-    masks = np.asarray(X.masks, dtype=bool)
-    grid = X.grid
-    valid = np.asarray(grid.valid, dtype=bool)
-    if images.ndim != 3 or masks.shape != images.shape or images.shape[1:] != valid.shape:
-        raise InputError(f"images {images.shape} and masks {masks.shape} must both be "
-                         f"(channels, {valid.shape[0]}, {valid.shape[1]}).")
-    masks = masks & valid[None]
-    if not np.isfinite(images[masks]).all():
-        raise InputError("the grid images hold a missing or infinite value at an observed cell; "
-                         "mark it unobserved in the mask.")
-    images = np.where(masks, images, np.float32(0.0))
-    return images, masks, grid
-
-
 def zca_statistics(images, masks, grid, epsilon: float) -> tuple[np.ndarray, np.ndarray]:
     """(mean (C,), ZCA matrix (C, C)) over the valid cells where every channel is observed."""
     rows, cols = grid.cell_rows_cols()
@@ -353,15 +319,6 @@ def window_from_morans(morans, threshold: float, min_window: int, max_window: in
             reach = r - 1
             break
     return int(min(max(2 * reach + 1, min_window), max_window))
-
-
-def _two_channel_windows(white_image, mask, grid, size, centres=None) -> np.ndarray:
-    """(n, 2, size, size) float32: the whitened window and its mask (1.0 = observed)."""
-    from ..grid.windows import extract_windows
-
-    windows = extract_windows(white_image[None], mask[None], grid, size, centres)
-    return np.ascontiguousarray(np.concatenate(
-        [windows.patches, windows.masks.astype(np.float32)], axis=1))
 
 
 def _masked_loss(network, batch, generator):

@@ -110,6 +110,9 @@ Design (every choice, in order):
 * **Seeding.** The split uses ``seed`` and the window draw ``default_rng(seed + 17)``; the
   network is built with ``build_seeded(seed)`` and trained with explicit generators; torch's
   global RNG is never touched; same seed -> bit-identical scores on CPU.
+
+The input check, the robust scaling, the window cutter, the blocked split, the chunked scoring
+and save / load are the map models' shared ones (:mod:`geoanomaly.detect.map_models`).
 """
 
 from __future__ import annotations
@@ -120,7 +123,12 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError
-from .base import Detector
+from .map_models import (MapDetector, WindowCutter, check_grid_input, check_map_params,
+                         check_window, robust_statistics, score_cells, standardised_images,
+                         window_split)
+
+#: how the errors name the model
+MODEL = "the PC-CAE"
 
 #: windows per scoring chunk: 2,048 x 78 x 9 x 9 float32 = 52 MB of input with 39 elements
 SCORE_CHUNK = 2048
@@ -132,7 +140,7 @@ MAX_PHASE_WEIGHT = 1e6
 DRAW_SEED_OFFSET = 17
 
 
-class PCCAEDetector(Detector):
+class PCCAEDetector(MapDetector):
     """Local phase-constrained convolutional autoencoder (Liu et al. 2024): one masked
     multi-channel convolutional AE on map windows, trained on masked MSE plus an adaptively
     weighted local Fourier phase loss; score = summed centre-cell reconstruction error. See the
@@ -144,6 +152,9 @@ class PCCAEDetector(Detector):
 
     name = "pccae"
     input_kind = "windows"
+    _saved_ints = (*MapDetector._saved_ints, "n_train_windows_", "n_val_windows_")
+    _saved_floats = ("phase_weight_",)
+    _saved_arrays = ("center_", "scale_")
 
     def __init__(self, window=9, filters=(16, 32), latent_dim=8, phase_weight=1.0,
                  learning_rate=1e-3, epochs=30, batch_size="auto", max_windows=8192,
@@ -172,24 +183,18 @@ class PCCAEDetector(Detector):
         import torch
 
         from . import torch_training as tt
-        from ..grid.windows import blocked_split
 
-        images, masks, grid = _check_grid_input(X)
+        images, masks, grid = check_grid_input(X, MODEL)
         self._check_params()
         device = tt.resolve_device(self.device)
         size = int(self.window)
         n_channels = images.shape[0]
         self.n_features_in_ = n_channels
-        self.center_, self.scale_ = robust_statistics(images, masks, grid)
-        cutter = WindowCutter(self._standardise(images, masks), masks, grid, size, device)
-
-        n_cells = cutter.n_cells
-        if float(self.validation_fraction) > 0:
-            block = self.block_cells or min(4 * size, max(size, min(grid.height, grid.width) // 4))
-            train_idx, val_idx = blocked_split(grid, size, float(self.validation_fraction),
-                                               int(self.seed), block_cells=int(block))
-        else:
-            train_idx, val_idx = np.arange(n_cells), np.arange(0)
+        self.center_, self.scale_ = robust_statistics(images, masks, grid, min_observed=2)
+        cutter = WindowCutter(standardised_images(images, masks, self.center_, self.scale_),
+                              masks, grid, size, device)
+        train_idx, val_idx = window_split(grid, size, self.validation_fraction, self.seed,
+                                          self.block_cells)
         rng = np.random.default_rng(int(self.seed) + DRAW_SEED_OFFSET)
         if self.max_windows is not None:
             train_idx = _draw(train_idx, int(self.max_windows), rng)
@@ -217,27 +222,15 @@ class PCCAEDetector(Detector):
         return self
 
     def _check_params(self) -> None:
-        size = self.window
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 3 \
-                or size % 2 == 0:
-            raise InputError(f"window must be an odd number of cells of at least 3, got "
-                             f"{self.window!r}.")
-        if len(tuple(self.filters)) != 2 or any(int(f) < 1 for f in self.filters):
-            raise InputError(f"filters must be two positive filter counts such as (16, 32), "
-                             f"got {self.filters!r}.")
-        if int(self.latent_dim) < 1:
-            raise InputError(f"latent_dim must be at least 1, got {self.latent_dim!r}.")
-        if not float(self.phase_weight) >= 0 or not math.isfinite(float(self.phase_weight)):
-            raise InputError(f"phase_weight must be a finite number >= 0, got "
-                             f"{self.phase_weight!r}.")
-        if float(self.learning_rate) <= 0:
-            raise InputError(f"learning_rate must be positive, got {self.learning_rate!r}.")
+        from . import torch_training as tt
+
+        check_window(self.window, 3)
+        check_map_params(self, (16, 32))
+        tt.check_at_least_one(self, "latent_dim")
+        tt.check_finite_nonnegative(self, "phase_weight")
         if self.max_windows is not None and int(self.max_windows) < 4:
             raise InputError(f"max_windows must be at least 4 (or None for every window), got "
                              f"{self.max_windows!r}.")
-        if not 0.0 <= float(self.validation_fraction) < 1.0:
-            raise InputError(f"validation_fraction must lie in [0, 1), got "
-                             f"{self.validation_fraction!r}.")
 
     def _build_network(self, n_channels: int):
         from torch import nn
@@ -258,12 +251,6 @@ class PCCAEDetector(Detector):
             nn.Conv2d(f1, n_channels, 1))
         return nn.Sequential(encoder, decoder)
 
-    def _standardise(self, images, masks) -> np.ndarray:
-        """(C, H, W) float32 standardised images, 0 where not observed."""
-        out = (images.astype(np.float64) - self.center_[:, None, None]) \
-            / self.scale_[:, None, None]
-        return np.where(masks, out, 0.0).astype(np.float32)
-
     # -- scoring ------------------------------------------------------------------------------
     def anomaly_score(self, X) -> np.ndarray:
         """Sum over elements of the squared centre-cell reconstruction error (0 for an element
@@ -271,101 +258,25 @@ class PCCAEDetector(Detector):
         import torch
 
         check_is_fitted(self, "network_")
-        images, masks, grid = _check_grid_input(X)
-        if images.shape[0] != self.n_features_in_:
-            raise InputError(f"the grid has {images.shape[0]} channels but the detector was "
-                             f"fitted on {self.n_features_in_}.")
+        images, masks, grid = check_grid_input(X, MODEL, n_channels=self.n_features_in_)
         device = torch.device(self.device_)
         size = int(self.window)
-        cutter = WindowCutter(self._standardise(images, masks), masks, grid, size, device)
-        n_cells, c = cutter.n_cells, size // 2
-        scores = np.zeros(n_cells, dtype=np.float64)
+        cutter = WindowCutter(standardised_images(images, masks, self.center_, self.scale_),
+                              masks, grid, size, device)
+        c = size // 2
         self.network_.eval()
-        with torch.inference_mode():
-            for start in range(0, n_cells, SCORE_CHUNK):
-                idx = torch.arange(start, min(start + SCORE_CHUNK, n_cells), device=device)
-                batch = cutter(idx)
-                values, mask = cutter.split(batch)
-                recon = self.network_(batch)
-                error = (recon[..., c, c] - values[..., c, c]).square() * mask[..., c, c]
-                scores[start:start + idx.numel()] = error.sum(dim=1).double().cpu().numpy()
-        return scores
 
-    # -- persistence (used by geoanomaly.detect.persistence) ------------------------------------
-    def _fitted_state(self):
-        """(JSON-able scalars, {name: tensor}); ``n_features_in_`` and the parameters give the
-        network's shape on load."""
-        import torch
+        def centre_error(idx):
+            batch = cutter(idx)
+            values, mask = cutter.split(batch)
+            recon = self.network_(batch)
+            error = (recon[..., c, c] - values[..., c, c]).square() * mask[..., c, c]
+            return error.sum(dim=1)
 
-        check_is_fitted(self, "network_")
-        scalars = {"n_features_in_": int(self.n_features_in_),
-                   "n_epochs_": int(self.n_epochs_), "best_epoch_": int(self.best_epoch_),
-                   "batch_size_": int(self.batch_size_),
-                   "phase_weight_": float(self.phase_weight_),
-                   "n_train_windows_": int(self.n_train_windows_),
-                   "n_val_windows_": int(self.n_val_windows_),
-                   "history_": self.history_}
-        tensors = {f"network.{k}": v.detach().cpu().contiguous()
-                   for k, v in self.network_.state_dict().items()}
-        tensors["center_"] = torch.from_numpy(np.ascontiguousarray(self.center_))
-        tensors["scale_"] = torch.from_numpy(np.ascontiguousarray(self.scale_))
-        return scalars, tensors
-
-    def _restore_state(self, scalars: dict, tensors: dict) -> None:
-        from . import torch_training as tt
-
-        device = tt.resolve_device(self.device)
-        self.n_features_in_ = int(scalars["n_features_in_"])
-        self.n_epochs_ = int(scalars["n_epochs_"])
-        self.best_epoch_ = int(scalars["best_epoch_"])
-        self.batch_size_ = int(scalars["batch_size_"])
-        self.phase_weight_ = float(scalars["phase_weight_"])
-        self.n_train_windows_ = int(scalars["n_train_windows_"])
-        self.n_val_windows_ = int(scalars["n_val_windows_"])
-        self.history_ = scalars["history_"]
-        self.center_ = tensors["center_"].numpy().astype(np.float64)
-        self.scale_ = tensors["scale_"].numpy().astype(np.float64)
-        network = self._build_network(self.n_features_in_)
-        prefix = "network."
-        network.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
-                                 if k.startswith(prefix)})
-        self.network_ = network.to(device).eval()
-        self.device_ = str(device)
+        return score_cells(centre_error, cutter.n_cells, device, SCORE_CHUNK)
 
 
-# -- windows ------------------------------------------------------------------------------------
-class WindowCutter:
-    """Cuts (n, 2C, s, s) windows (C values, then C masks as 1.0 / 0.0) around valid cells from
-    the zero-padded images held as one tensor; the same layout as
-    :func:`geoanomaly.grid.windows.extract_windows` (beyond the map edge: 0 and masked)."""
-
-    def __init__(self, values, masks, grid, size: int, device):
-        import torch
-
-        half = size // 2
-        stacked = np.concatenate([values, masks.astype(np.float32)], axis=0)
-        padded = np.pad(stacked, ((0, 0), (half, half), (half, half)))
-        self.padded = torch.from_numpy(np.ascontiguousarray(padded)).to(device)
-        rows, cols = grid.cell_rows_cols()
-        self.rows = torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(device)
-        self.cols = torch.from_numpy(np.asarray(cols, dtype=np.int64)).to(device)
-        self.offsets = torch.arange(size, device=device)
-        self.n_channels = int(values.shape[0])
-        self.n_cells = int(rows.size)
-        self.size = int(size)
-
-    def __call__(self, idx):
-        """Windows of the valid cells ``idx`` (any shape of int64 indices, flattened)."""
-        idx = idx.reshape(-1)
-        rr = (self.rows[idx][:, None] + self.offsets[None, :])[:, :, None]  # (n, s, 1)
-        cc = (self.cols[idx][:, None] + self.offsets[None, :])[:, None, :]  # (n, 1, s)
-        return self.padded[:, rr, cc].permute(1, 0, 2, 3).contiguous()
-
-    def split(self, batch):
-        """(values, masks) halves of a window batch, each (n, C, s, s)."""
-        return batch[:, :self.n_channels], batch[:, self.n_channels:]
-
-
+# -- the training-window sample -----------------------------------------------------------------
 def _draw(idx: np.ndarray, limit: int, rng) -> np.ndarray:
     """At most ``limit`` of ``idx`` (sorted), drawn without replacement."""
     if idx.size <= limit:
@@ -495,45 +406,3 @@ class PhaseConstrainedLoss:
         weight = adaptive_phase_weight(mse_gradient, phase_gradient, self.phase_weight)
         parts["w_phase"] = weight
         return mse + weight * (phase - phase.detach()), parts
-
-
-# -- helpers ------------------------------------------------------------------------------------
-def robust_statistics(images, masks, grid) -> tuple[np.ndarray, np.ndarray]:
-    """(median (C,), 1.4826 MAD (C,)) of each channel over its observed valid cells; the
-    standard deviation where the MAD is 0, then 1."""
-    rows, cols = grid.cell_rows_cols()
-    values = images[:, rows, cols].astype(np.float64)
-    observed = masks[:, rows, cols]
-    centre = np.zeros(images.shape[0])
-    scale = np.ones(images.shape[0])
-    for j in range(images.shape[0]):
-        v = values[j][observed[j]]
-        if v.size < 2:
-            raise InputError(f"channel {j} has {v.size} observed valid cells; a map model "
-                             "needs at least 2 per element.")
-        centre[j] = np.median(v)
-        mad = 1.4826 * np.median(np.abs(v - centre[j]))
-        std = float(v.std())
-        scale[j] = mad if mad > 0 else (std if std > 0 else 1.0)
-    return centre, scale
-
-
-def _check_grid_input(X):
-    """(images float32, masks bool restricted to the valid cells, grid) of a GridInput."""
-    for attribute in ("images", "masks", "grid"):
-        if not hasattr(X, attribute):
-            raise InputError("the PC-CAE is a map model: fit and score it on a GridInput "
-                             "(geoanomaly.grid.windows), not on a feature matrix.")
-    images = np.asarray(X.images, dtype=np.float32)
-    masks = np.asarray(X.masks, dtype=bool)
-    grid = X.grid
-    valid = np.asarray(grid.valid, dtype=bool)
-    if images.ndim != 3 or masks.shape != images.shape or images.shape[1:] != valid.shape:
-        raise InputError(f"images {images.shape} and masks {masks.shape} must both be "
-                         f"(channels, {valid.shape[0]}, {valid.shape[1]}).")
-    masks = masks & valid[None]
-    if not np.isfinite(images[masks]).all():
-        raise InputError("the grid images hold a missing or infinite value at an observed cell; "
-                         "mark it unobserved in the mask.")
-    images = np.where(masks, images, np.float32(0.0))
-    return images, masks, grid

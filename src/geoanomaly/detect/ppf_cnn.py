@@ -98,18 +98,22 @@ Design (every choice, in order):
   epoch (shuffled, which sets the mini-batches) and the validation pairs from
   ``numpy.random.default_rng`` streams derived from ``seed``; torch's global RNG is never
   touched. Same seed -> bit-identical scores on CPU.
+
+The input check, the robust scaling and save / load are the map models' shared ones
+(:mod:`geoanomaly.detect.map_models`).
 """
 
 from __future__ import annotations
 
-import copy
-import math
-
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .base import Detector
 from ..errors import InputError
+from .map_models import (MapDetector, check_grid_input, check_map_params, robust_statistics,
+                         standardised_images)
+
+#: how the errors name the model
+MODEL = "the PPF-CNN"
 
 #: the pair classes, in the order of the network's logits
 CLASSES = ("background", "deposit", "mixed")
@@ -129,7 +133,7 @@ PAIR_SEED_OFFSET = 104729
 NEIGHBOUR_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
 
-class PPFCNNDetector(Detector):
+class PPFCNNDetector(MapDetector):
     """CNN with pixel-pair features (Zhang, Zuo & Xiong 2021; Li et al. 2017), supervised.
 
     ``fit(X: GridInput, y)`` with ``y`` one int per valid cell (1 deposit, 0 negative,
@@ -142,6 +146,9 @@ class PPFCNNDetector(Detector):
     name = "ppf-cnn"
     input_kind = "windows"
     supervised = True
+    _saved_ints = ("n_features_in_", "n_epochs_", "best_epoch_", "n_train_pairs_")
+    _saved_arrays = ("center_", "scale_")
+    _saved_index_arrays = ("train_cells_", "validation_cells_")
 
     def __init__(self, filters=(8, 16, 16), kernel_size=3, hidden=32, pairs_per_epoch=6000,
                  validation_pairs=3000, epochs=40, batch_size=256, learning_rate=1e-3,
@@ -170,15 +177,14 @@ class PPFCNNDetector(Detector):
 
         from . import torch_training as tt
 
-        images, masks, grid = _check_grid_input(X)
+        images, masks, grid = check_grid_input(X, MODEL)
         n_cells = int(np.asarray(grid.valid).sum())
         y = _check_labels(y, n_cells)
         self._check_params()
         device = tt.resolve_device(self.device)
-        values, observed = _cell_values(images, masks, grid)
-        self.n_features_in_ = int(values.shape[1])
-        self.center_, self.scale_ = robust_scaling(values, observed)
-        cells = torch.from_numpy(self._cell_planes(values, observed)).to(device)
+        self.n_features_in_ = int(images.shape[0])
+        self.center_, self.scale_ = robust_statistics(images, masks, grid)
+        cells = torch.from_numpy(self._cell_planes(images, masks, grid)).to(device)
 
         seed = int(self.seed)
         block = self.block_cells or max(3, min(grid.height, grid.width) // 10)
@@ -223,15 +229,13 @@ class PPFCNNDetector(Detector):
 
         optimizer = torch.optim.Adam(network.parameters(), lr=float(self.learning_rate))
         epochs, batch_size = int(self.epochs), int(self.batch_size)
-        patience = None if self.patience is None else int(self.patience)
-        tol = float(self.tol)
         per_class = _pairs_per_class(int(self.pairs_per_epoch), train_pos.size, train_neg.size)
         report = tt._progress_reporter(self.progress, epochs)
         history: dict = {"loss": []}
         if val_pairs is not None:
             history["val_loss"] = []
-        best_loss, best_epoch, best_state = math.inf, 0, copy.deepcopy(network.state_dict())
-        waited, n_epochs = 0, 0
+        stopping = tt.EarlyStopping(network, self.patience, self.tol)
+        n_epochs = 0
         network.train()
         try:
             for epoch in range(1, epochs + 1):
@@ -256,29 +260,20 @@ class PPFCNNDetector(Detector):
                 for key, value in record.items():
                     history[key].append(value)
                 n_epochs = epoch
-                monitored = record.get("val_loss", record["loss"])
-                if not math.isfinite(monitored):
-                    raise InputError(f"training diverged (loss {monitored}) at epoch {epoch}; "
-                                     "standardise the data or lower learning_rate.")
-                if best_epoch == 0 or monitored < best_loss - tol * max(1.0, abs(best_loss)):
-                    best_loss, best_epoch = monitored, epoch
-                    best_state = copy.deepcopy(network.state_dict())
-                    waited = 0
-                else:
-                    waited += 1
+                stop = stopping.update(network, epoch, record.get("val_loss", record["loss"]))
                 report(epoch, record)
-                if patience is not None and waited >= patience:
+                if stop:
                     break
         finally:
             report.close()
-        network.load_state_dict(best_state)
+        stopping.restore(network)
         network.eval()
-        return {"history": history, "n_epochs": n_epochs, "best_epoch": best_epoch}
+        return {"history": history, "n_epochs": n_epochs, "best_epoch": stopping.best_epoch}
 
     def _check_params(self) -> None:
-        if len(tuple(self.filters)) != 3 or any(int(f) < 1 for f in self.filters):
-            raise InputError(f"filters must be three positive filter counts such as (8, 16, 16), "
-                             f"got {self.filters!r}.")
+        from . import torch_training as tt
+
+        check_map_params(self, (8, 16, 16))
         if int(self.kernel_size) < 1 or int(self.kernel_size) % 2 == 0:
             raise InputError(f"kernel_size must be a positive odd number, got "
                              f"{self.kernel_size!r}.")
@@ -286,14 +281,7 @@ class PPFCNNDetector(Detector):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}.")
-        if self.patience is not None and int(self.patience) < 1:
-            raise InputError(f"patience must be at least 1 (or None to disable early stopping), "
-                             f"got {self.patience!r}.")
-        if float(self.learning_rate) <= 0:
-            raise InputError(f"learning_rate must be positive, got {self.learning_rate!r}.")
-        if not 0.0 <= float(self.validation_fraction) < 1.0:
-            raise InputError(f"validation_fraction must lie in [0, 1), got "
-                             f"{self.validation_fraction!r}.")
+        tt.check_patience(self.patience)
         if self.block_cells is not None and int(self.block_cells) < 1:
             raise InputError(f"block_cells must be a positive number of cells or None, got "
                              f"{self.block_cells!r}.")
@@ -313,11 +301,13 @@ class PPFCNNDetector(Detector):
                                   nn.Linear(f3 * n_channels, int(self.hidden)), nn.ReLU(),
                                   nn.Linear(int(self.hidden), len(CLASSES)))})
 
-    def _cell_planes(self, values, observed) -> np.ndarray:
-        """(n, 2, C) float32: the standardised values (0 where unobserved) and the mask."""
-        standard = np.where(observed, (values - self.center_) / self.scale_, 0.0)
-        planes = np.stack([standard, observed.astype(np.float64)], axis=1)
-        return np.ascontiguousarray(planes, dtype=np.float32)
+    def _cell_planes(self, images, masks, grid) -> np.ndarray:
+        """(n, 2, C) float32 of the valid cells (grid row order): the standardised values (0
+        where unobserved) and the mask."""
+        rows, cols = grid.cell_rows_cols()
+        standard = standardised_images(images, masks, self.center_, self.scale_)[:, rows, cols]
+        planes = np.stack([standard.T, masks[:, rows, cols].T.astype(np.float32)], axis=1)
+        return np.ascontiguousarray(planes)
 
     # -- scoring ------------------------------------------------------------------------------
     def anomaly_score(self, X) -> np.ndarray:
@@ -328,20 +318,17 @@ class PPFCNNDetector(Detector):
         from . import torch_training as tt
 
         check_is_fitted(self, "network_")
-        images, masks, grid = _check_grid_input(X)
-        if images.shape[0] != self.n_features_in_:
-            raise InputError(f"the grid has {images.shape[0]} channels but the detector was "
-                             f"fitted on {self.n_features_in_}.")
+        images, masks, grid = check_grid_input(X, MODEL, n_channels=self.n_features_in_)
         device = torch.device(self.device_)
-        values, observed = _cell_values(images, masks, grid)
-        first, second = neighbour_pairs(grid, observed.any(axis=1))
-        n_cells = values.shape[0]
+        rows, cols = grid.cell_rows_cols()
+        first, second = neighbour_pairs(grid, masks[:, rows, cols].any(axis=0))
+        n_cells = rows.size
         probability = np.empty(first.size, dtype=np.float64)
         network = self.network_.eval()
         with torch.inference_mode(), tt.torch_threads(1):
             # the merge is linear in each row: its two halves are applied once per cell, so a
             # pair costs one addition and the head (the same function as ``pair_logits``)
-            planes = torch.from_numpy(self._cell_planes(values, observed)).to(device)
+            planes = torch.from_numpy(self._cell_planes(images, masks, grid)).to(device)
             f2 = int(self.filters[1])
             weight, bias = network["merge"].weight, network["merge"].bias
             top, bottom = [], []
@@ -362,66 +349,8 @@ class PPFCNNDetector(Detector):
         counts = np.bincount(first, minlength=n_cells)
         return np.bincount(first, weights=probability, minlength=n_cells) / counts
 
-    # -- persistence (used by geoanomaly.detect.persistence) ------------------------------------
-    def _fitted_state(self):
-        """(JSON-able scalars, {name: tensor}); the channel count gives the network shape."""
-        import torch
-
-        check_is_fitted(self, "network_")
-        scalars = {"n_features_in_": int(self.n_features_in_),
-                   "n_epochs_": int(self.n_epochs_), "best_epoch_": int(self.best_epoch_),
-                   "n_train_pairs_": int(self.n_train_pairs_), "history_": self.history_}
-        tensors = {f"network.{k}": v.detach().cpu().contiguous()
-                   for k, v in self.network_.state_dict().items()}
-        for name in ("center_", "scale_"):
-            tensors[name] = torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
-        for name in ("train_cells_", "validation_cells_"):
-            tensors[name] = torch.from_numpy(np.ascontiguousarray(getattr(self, name),
-                                                                  dtype=np.int64))
-        return scalars, tensors
-
-    def _restore_state(self, scalars: dict, tensors: dict) -> None:
-        from . import torch_training as tt
-
-        device = tt.resolve_device(self.device)
-        self.n_features_in_ = int(scalars["n_features_in_"])
-        self.n_epochs_ = int(scalars["n_epochs_"])
-        self.best_epoch_ = int(scalars["best_epoch_"])
-        self.n_train_pairs_ = int(scalars["n_train_pairs_"])
-        self.history_ = scalars["history_"]
-        self.center_ = tensors["center_"].numpy().astype(np.float64)
-        self.scale_ = tensors["scale_"].numpy().astype(np.float64)
-        self.train_cells_ = tensors["train_cells_"].numpy().astype(np.int64)
-        self.validation_cells_ = tensors["validation_cells_"].numpy().astype(np.int64)
-        network = self._build_network(self.n_features_in_)
-        prefix = "network."
-        network.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
-                                 if k.startswith(prefix)})
-        self.network_ = network.to(device).eval()
-        self.device_ = str(device)
-
 
 # -- helpers ------------------------------------------------------------------------------------
-def _check_grid_input(X):
-    """(images float32, masks bool restricted to the valid cells, grid) of a GridInput."""
-    for attribute in ("images", "masks", "grid"):
-        if not hasattr(X, attribute):
-            raise InputError("the PPF-CNN is a map model: fit and score it on a GridInput "
-                             "(geoanomaly.grid.windows), not on a feature matrix.")
-    images = np.asarray(X.images, dtype=np.float32)
-    masks = np.asarray(X.masks, dtype=bool)
-    grid = X.grid
-    valid = np.asarray(grid.valid, dtype=bool)
-    if images.ndim != 3 or masks.shape != images.shape or images.shape[1:] != valid.shape:
-        raise InputError(f"images {images.shape} and masks {masks.shape} must both be "
-                         f"(channels, {valid.shape[0]}, {valid.shape[1]}).")
-    masks = masks & valid[None]
-    if not np.isfinite(images[masks]).all():
-        raise InputError("the grid images hold a missing or infinite value at an observed cell; "
-                         "mark it unobserved in the mask.")
-    return np.where(masks, images, np.float32(0.0)), masks, grid
-
-
 def _check_labels(y, n_cells: int) -> np.ndarray:
     """``y`` as int64 (n_cells,) of 1 / 0 / -1 with at least one 1 and one 0 (InputError)."""
     if y is None:
@@ -444,32 +373,6 @@ def _check_labels(y, n_cells: int) -> np.ndarray:
         raise InputError("y has no negative cell (0) among the labelled cells; the PPF-CNN needs "
                          "at least one positive and one negative cell to learn from.")
     return y
-
-
-def _cell_values(images, masks, grid) -> tuple[np.ndarray, np.ndarray]:
-    """(values float64 (n, C), observed bool (n, C)) of the valid cells, grid row order."""
-    rows, cols = grid.cell_rows_cols()
-    values = images[:, rows, cols].T.astype(np.float64)
-    observed = masks[:, rows, cols].T
-    return np.where(observed, values, 0.0), observed
-
-
-def robust_scaling(values, observed) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel (centre, scale): median and 1.4826 MAD over the observed values; the standard
-    deviation where the MAD is 0; 1 where that is 0 too (or nothing is observed)."""
-    n_channels = values.shape[1]
-    center = np.zeros(n_channels)
-    scale = np.ones(n_channels)
-    for j in range(n_channels):
-        column = values[observed[:, j], j]
-        if column.size == 0:
-            continue
-        center[j] = np.median(column)
-        spread = 1.4826 * np.median(np.abs(column - center[j]))
-        if not spread > 0:
-            spread = float(column.std())
-        scale[j] = spread if spread > 0 else 1.0
-    return center, scale
 
 
 def _pairs_per_class(cap: int, n_positive: int, n_negative: int) -> int:

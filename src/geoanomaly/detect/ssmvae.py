@@ -80,6 +80,10 @@ Design (every choice, in order):
   property of the whole window, not of its centre.)
 * **Seeding.** Weights through ``build_seeded``, shuffles and noise through explicit
   generators; torch's global RNG is never touched; same seed -> bit-identical scores on CPU.
+
+The input check, the standardisation, the window cutter (channels-last here), the blocked split,
+the chunked scoring and save / load are the map models' shared ones
+(:mod:`geoanomaly.detect.map_models`).
 """
 
 from __future__ import annotations
@@ -90,7 +94,9 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import InputError
-from .base import Detector
+from .map_models import (MapDetector, WindowCutter, check_grid_input, check_map_params,
+                         check_window, mean_std_statistics, score_cells, standardised_images,
+                         window_split)
 from .pcvae import (CONSTRAINED_SEED_OFFSET, check_constraint_params, check_prior,
                     merge_histories, prior_penalty, warmup_epochs)
 
@@ -101,9 +107,11 @@ LOGVAR_MIN, LOGVAR_MAX = -8.0, 8.0
 _LOG_2PI = math.log(2.0 * math.pi)
 #: cell indices travel as float32 in the training tensor: exact below 2**24
 MAX_CELLS = 2 ** 24
+#: how the errors name the model
+MODEL = "the ssmvae"
 
 
-class SSMVAEDetector(Detector):
+class SSMVAEDetector(MapDetector):
     """Geologically constrained VAE with a spectrum-separable module (Zhao et al. 2023), a map
     model. See the module docstring for every design choice.
 
@@ -128,6 +136,7 @@ class SSMVAEDetector(Detector):
 
     name = "ssmvae"
     input_kind = "windows"
+    _saved_ints = (*MapDetector._saved_ints, "warmup_epochs_")
 
     def __init__(self, window=7, filters=(32, 16), latent_dim=4, beta=1.0, lam=0.1, warmup=5,
                  learning_rate=1e-3, epochs=30, batch_size="auto", validation_fraction=0.2,
@@ -155,9 +164,8 @@ class SSMVAEDetector(Detector):
         import torch
 
         from . import torch_training as tt
-        from ..grid.windows import blocked_split
 
-        images, masks, grid = _check_map(X)
+        images, masks, grid = check_grid_input(X, MODEL)
         n_cells = int(np.asarray(grid.valid).sum())
         prior = check_prior(prior, n_cells, self.name, what="valid cells")
         self._check_params()
@@ -166,17 +174,10 @@ class SSMVAEDetector(Detector):
                              f"fewer than {MAX_CELLS}: use a coarser grid.")
         device = tt.resolve_device(self.device)
         self.n_features_in_ = images.shape[0]
-        self.mean_, self.scale_ = channel_statistics(images, masks)
-        source = _WindowSource(self._standardised(images, masks), masks, grid,
-                               int(self.window), device)
-        size = int(self.window)
-        if float(self.validation_fraction) > 0:
-            block = self.block_cells or min(4 * size, max(size, min(grid.height,
-                                                                    grid.width) // 4))
-            train_idx, val_idx = blocked_split(grid, size, float(self.validation_fraction),
-                                               int(self.seed), block_cells=int(block))
-        else:
-            train_idx, val_idx = np.arange(n_cells), np.arange(0)
+        self.mean_, self.scale_ = mean_std_statistics(images, masks)
+        source = self._cutter(images, masks, grid, device)
+        train_idx, val_idx = window_split(grid, int(self.window), self.validation_fraction,
+                                          self.seed, self.block_cells)
         # one row per window: its centre cell (as float32, exact below MAX_CELLS) and its prior
         table = torch.from_numpy(np.stack([np.arange(n_cells), prior], 1).astype(np.float32))
         table = table.to(device)
@@ -211,21 +212,13 @@ class SSMVAEDetector(Detector):
         return self
 
     def _check_params(self) -> None:
-        size = self.window
-        if int(size) != size or int(size) < 3 or int(size) % 2 == 0:
-            raise InputError(f"window must be an odd number of cells >= 3, got {size!r}.")
-        if len(tuple(self.filters)) != 2 or any(int(f) < 1 for f in self.filters):
-            raise InputError(f"filters must be two positive channel counts such as (32, 16), "
-                             f"got {self.filters!r}.")
-        if int(self.latent_dim) < 1:
-            raise InputError(f"latent_dim must be at least 1, got {self.latent_dim!r}.")
+        from . import torch_training as tt
+
+        check_window(self.window, 3)
+        check_map_params(self, (32, 16))
+        tt.check_at_least_one(self, "latent_dim")
         if float(self.beta) < 0:
             raise InputError(f"beta must be >= 0, got {self.beta!r}.")
-        if float(self.learning_rate) <= 0:
-            raise InputError(f"learning_rate must be positive, got {self.learning_rate!r}.")
-        if not 0.0 <= float(self.validation_fraction) < 1.0:
-            raise InputError(f"validation_fraction must lie in [0, 1), got "
-                             f"{self.validation_fraction!r}.")
         check_constraint_params(self.lam, self.warmup)
 
     def _build_network(self, n_channels: int):
@@ -267,7 +260,7 @@ class SSMVAEDetector(Detector):
         import torch
 
         channels = self.n_features_in_
-        windows = source.windows(batch[:, 0].long())
+        windows = source(batch[:, 0].long())
         x, m = windows[:, :channels], windows[:, channels:]
         z_mu, z_logvar = self._encode(network, windows)
         eps = torch.randn(z_mu.shape, generator=generator, device=z_mu.device, dtype=z_mu.dtype)
@@ -288,10 +281,11 @@ class SSMVAEDetector(Detector):
             loss = loss + float(self.lam) * channels * int(self.window) ** 2 * penalty
         return loss, {"recon": recon.detach(), "kl": kl.detach(), "penalty": penalty.detach()}
 
-    def _standardised(self, images, masks) -> np.ndarray:
-        """(C, H, W) float32: (x - mean) / scale where observed, 0 elsewhere."""
-        values = (images - self.mean_[:, None, None]) / self.scale_[:, None, None]
-        return np.where(masks, values, 0.0).astype(np.float32)
+    def _cutter(self, images, masks, grid, device) -> WindowCutter:
+        """Windows of the standardised images, channels-last (the layout the network runs in,
+        see ``_build_network``)."""
+        return WindowCutter(standardised_images(images, masks, self.mean_, self.scale_), masks,
+                            grid, int(self.window), device, channels_last=True)
 
     # -- scoring ------------------------------------------------------------------------------
     def anomaly_score(self, X) -> np.ndarray:
@@ -300,109 +294,20 @@ class SSMVAEDetector(Detector):
         import torch
 
         check_is_fitted(self, "network_")
-        images, masks, grid = _check_map(X)
-        if images.shape[0] != self.n_features_in_:
-            raise InputError(f"the grid has {images.shape[0]} channels but the detector was "
-                             f"fitted on {self.n_features_in_}.")
+        images, masks, grid = check_grid_input(X, MODEL, n_channels=self.n_features_in_)
         device = torch.device(self.device_)
-        source = _WindowSource(self._standardised(images, masks), masks, grid,
-                               int(self.window), device)
-        n_cells = source.n_cells
+        source = self._cutter(images, masks, grid, device)
         c = int(self.window) // 2
         channels = self.n_features_in_
         network = self.network_.eval()
         precision = (-network.x_logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)).exp()
-        scores = np.empty(n_cells, dtype=np.float64)
-        with torch.inference_mode():
-            for start in range(0, n_cells, SCORE_CHUNK):
-                index = torch.arange(start, min(start + SCORE_CHUNK, n_cells), device=device)
-                windows = source.windows(index)
-                z_mu, _ = self._encode(network, windows)
-                centre = network["decoder"](z_mu)[:, :, c, c]
-                excess = (windows[:, :channels, c, c] - centre).clamp_min(0.0).square()
-                excess = excess * precision * windows[:, channels:, c, c]
-                scores[start:start + index.shape[0]] = \
-                    (0.5 * excess.sum(dim=1)).double().cpu().numpy()
-        return scores
 
-    # -- persistence (used by geoanomaly.detect.persistence) ------------------------------------
-    def _fitted_state(self):
-        import torch
+        def centre_nll(index):
+            windows = source(index)
+            z_mu, _ = self._encode(network, windows)
+            centre = network["decoder"](z_mu)[:, :, c, c]
+            excess = (windows[:, :channels, c, c] - centre).clamp_min(0.0).square()
+            excess = excess * precision * windows[:, channels:, c, c]
+            return 0.5 * excess.sum(dim=1)
 
-        check_is_fitted(self, "network_")
-        scalars = {"n_features_in_": int(self.n_features_in_), "n_epochs_": int(self.n_epochs_),
-                   "best_epoch_": int(self.best_epoch_), "batch_size_": int(self.batch_size_),
-                   "warmup_epochs_": int(self.warmup_epochs_), "history_": self.history_}
-        tensors = {f"network.{k}": v.detach().cpu().contiguous()
-                   for k, v in self.network_.state_dict().items()}
-        tensors["mean_"] = torch.from_numpy(np.ascontiguousarray(self.mean_))
-        tensors["scale_"] = torch.from_numpy(np.ascontiguousarray(self.scale_))
-        return scalars, tensors
-
-    def _restore_state(self, scalars: dict, tensors: dict) -> None:
-        from . import torch_training as tt
-
-        device = tt.resolve_device(self.device)
-        for name in ("n_features_in_", "n_epochs_", "best_epoch_", "batch_size_",
-                     "warmup_epochs_"):
-            setattr(self, name, int(scalars[name]))
-        self.history_ = scalars["history_"]
-        self.mean_ = tensors["mean_"].numpy().astype(np.float64)
-        self.scale_ = tensors["scale_"].numpy().astype(np.float64)
-        network = self._build_network(self.n_features_in_)
-        network.load_state_dict({k[len("network."):]: v for k, v in tensors.items()
-                                 if k.startswith("network.")})
-        self.network_ = network.to(device).eval()
-        self.device_ = str(device)
-
-
-# -- helpers ------------------------------------------------------------------------------------
-class _WindowSource:
-    """Windows cut on demand from one padded (H + 2h, W + 2h, 2C) tensor: the standardised
-    elements (0 where unobserved) and their masks, zero and masked beyond the map edge. Cells
-    are stored channels-last, so cutting a window gathers whole rows of 2C values and the
-    windows come out in the channels-last layout the network runs in (see ``_build_network``)."""
-
-    def __init__(self, values, masks, grid, size: int, device):
-        import torch
-
-        half = size // 2
-        stacked = np.concatenate([values, masks.astype(np.float32)], axis=0)
-        padded = np.pad(stacked, ((0, 0), (half, half), (half, half))).transpose(1, 2, 0)
-        self.padded = torch.from_numpy(np.ascontiguousarray(padded)).to(device)
-        rows, cols = grid.cell_rows_cols()
-        self.rows = torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(device)
-        self.cols = torch.from_numpy(np.asarray(cols, dtype=np.int64)).to(device)
-        self.offsets = torch.arange(size, device=device)
-        self.n_cells = int(rows.size)
-
-    def windows(self, index):
-        """(n, 2C, size, size) float32 windows (channels-last strides) around the valid cells
-        ``index``."""
-        rr = (self.rows[index][:, None] + self.offsets[None, :])[:, :, None]
-        cc = (self.cols[index][:, None] + self.offsets[None, :])[:, None, :]
-        return self.padded[rr, cc].permute(0, 3, 1, 2)
-
-
-def channel_statistics(images, masks) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel mean and standard deviation over its observed cells (0 and 1 for a channel
-    observed nowhere; scale 1 for a constant one)."""
-    n_channels = images.shape[0]
-    mean, scale = np.zeros(n_channels), np.ones(n_channels)
-    for j in range(n_channels):
-        values = images[j][masks[j]].astype(np.float64)
-        if values.size:
-            mean[j] = values.mean()
-            std = values.std()
-            scale[j] = std if std > 0 else 1.0
-    return mean, scale
-
-
-def _check_map(X):
-    """(images, masks, grid) of a GridInput; rows (a feature matrix) are refused."""
-    from .mcae import _check_grid_input
-
-    if not all(hasattr(X, attribute) for attribute in ("images", "masks", "grid")):
-        raise InputError("the ssmvae is a map model: fit and score it on a GridInput "
-                         "(geoanomaly.grid.windows), not on a feature matrix.")
-    return _check_grid_input(X)
+        return score_cells(centre_nll, source.n_cells, device, SCORE_CHUNK)

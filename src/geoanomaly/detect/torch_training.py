@@ -1,5 +1,7 @@
 """What every PyTorch detector shares: seeding, device choice, the train/validation split, one
-training loop with early stopping, and chunked scoring.
+training loop with early stopping, chunked scoring, the checks of the training parameters, and
+the fitted state that ``persistence.py`` saves (one copy of each, so the detectors cannot drift
+apart in how they refuse a parameter or name a saved tensor).
 
 Why a hand-written loop instead of a DataLoader: the data are a small dense float matrix that fits
 in memory, so a batch is one ``index_select`` on one tensor.  A per-row DataLoader would spend most
@@ -93,16 +95,25 @@ def build_seeded(builder: Callable[[], nn.Module], seed: int, device: torch.devi
     return network.to(device)
 
 
-def mlp(sizes: list[int], activation: str, *, last_activation: bool) -> nn.Sequential:
-    """Linear layers ``sizes[0] -> sizes[1] -> ...`` with ``activation`` between them."""
+def check_activation(activation: str) -> None:
+    """An InputError unless ``activation`` names one of ``ACTIVATIONS``."""
     if activation not in ACTIVATIONS:
         raise InputError(f"activation={activation!r} is not known; use one of "
                          f"{', '.join(sorted(ACTIVATIONS))}.")
+
+
+def mlp(sizes: list[int], activation: str, *, last_activation: bool,
+        leaky_slope: float | None = None) -> nn.Sequential:
+    """Linear layers ``sizes[0] -> sizes[1] -> ...`` with ``activation`` between them;
+    ``leaky_slope`` overrides torch's 0.01 of "leaky_relu" (the GANs use 0.2)."""
+    check_activation(activation)
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))
         if last_activation or i < len(sizes) - 2:
-            layers.append(ACTIVATIONS[activation]())
+            layers.append(nn.LeakyReLU(leaky_slope)
+                          if activation == "leaky_relu" and leaky_slope is not None
+                          else ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 
@@ -154,6 +165,40 @@ class TrainingResult:
     n_epochs: int = 0
     best_epoch: int = 0
     best_loss: float = math.inf
+
+
+class EarlyStopping:
+    """The best epoch's weights and when to stop, for every training loop (``train_network``,
+    the GANs', the PPF-CNN's), so that they agree on what an improvement is.
+
+    An epoch improves when its monitored loss beats the best so far by more than
+    ``tol * max(1, |best|)`` (the first epoch always does); after ``patience`` epochs without
+    one training stops (``patience=None``: never); a loss that is not finite is an InputError.
+    """
+
+    def __init__(self, network: nn.Module, patience: int | None, tol: float):
+        self.patience = None if patience is None else int(patience)
+        self.tol = float(tol)
+        self.best_loss, self.best_epoch, self.stale = math.inf, 0, 0
+        self.best_state = copy.deepcopy(network.state_dict())
+
+    def update(self, network: nn.Module, epoch: int, monitored: float) -> bool:
+        """Take the monitored loss of ``epoch`` (keeping the weights if it improves); True when
+        training should stop."""
+        if not math.isfinite(monitored):
+            raise InputError(f"training diverged (loss {monitored}) at epoch {epoch}; "
+                             "standardise the data or lower learning_rate.")
+        if self.best_epoch == 0 \
+                or monitored < self.best_loss - self.tol * max(1.0, abs(self.best_loss)):
+            self.best_loss, self.best_epoch, self.stale = monitored, epoch, 0
+            self.best_state = copy.deepcopy(network.state_dict())
+        else:
+            self.stale += 1
+        return self.patience is not None and self.stale >= self.patience
+
+    def restore(self, network: nn.Module) -> None:
+        """Put the best epoch's weights back into ``network``."""
+        network.load_state_dict(self.best_state)
 
 
 def evaluate_loss(network: nn.Module, batch_loss: BatchLoss, X: torch.Tensor, seed: int,
@@ -241,8 +286,7 @@ def train_network(network: nn.Module, batch_loss: BatchLoss, X_train: torch.Tens
 def _train(network, batch_loss, X_train, X_val, *, epochs, batch_size, learning_rate, patience,
            tol, seed, progress) -> TrainingResult:
     device = X_train.device
-    optimizer = torch.optim.Adam(network.parameters(), lr=float(learning_rate),
-                                 **_fast_adam_options(device))
+    optimizer = adam(network.parameters(), learning_rate, device)
     shuffle_generator = make_generator(seed, device)
     noise_generator = make_generator(seed + 1, device)
     n_train = X_train.shape[0]
@@ -250,8 +294,7 @@ def _train(network, batch_loss, X_train, X_val, *, epochs, batch_size, learning_
 
     report = _progress_reporter(progress, epochs)
     result = TrainingResult(batch_size=batch_size)
-    best_state = copy.deepcopy(network.state_dict())
-    epochs_without_improvement = 0
+    stopping = EarlyStopping(network, patience, tol)
     network.train()
     try:
         for epoch in range(1, epochs + 1):
@@ -276,24 +319,16 @@ def _train(network, batch_loss, X_train, X_val, *, epochs, batch_size, learning_
                 result.history.setdefault(key, []).append(value)
             result.n_epochs = epoch
 
-            monitored = record["val_loss"] if has_val else record["loss"]
-            if not math.isfinite(monitored):
-                raise InputError(f"training diverged (loss {monitored}) at epoch {epoch}; "
-                                 "standardise the data or lower learning_rate.")
-            if monitored < result.best_loss - tol * max(1.0, abs(result.best_loss)) \
-                    or result.best_epoch == 0:
-                result.best_loss, result.best_epoch = monitored, epoch
-                best_state = copy.deepcopy(network.state_dict())
-                epochs_without_improvement = 0
-            else:
-                epochs_without_improvement += 1
+            stop = stopping.update(network, epoch, record["val_loss"] if has_val
+                                   else record["loss"])
             report(epoch, record)
-            if patience is not None and epochs_without_improvement >= int(patience):
+            if stop:
                 break
     finally:
         report.close()
-    network.load_state_dict(best_state)
+    stopping.restore(network)
     network.eval()
+    result.best_loss, result.best_epoch = stopping.best_loss, stopping.best_epoch
     return result
 
 
@@ -312,6 +347,14 @@ def score_in_chunks(score_fn: Callable[[torch.Tensor], torch.Tensor], X: np.ndar
     return out
 
 
+def adam(params, learning_rate: float, device: torch.device, betas=None) -> torch.optim.Adam:
+    """Adam at ``learning_rate`` (``betas`` None = torch's (0.9, 0.999)), fused where the device
+    supports it (see ``_fast_adam_options``)."""
+    extra = {} if betas is None else {"betas": (float(betas[0]), float(betas[1]))}
+    return torch.optim.Adam(params, lr=float(learning_rate), **extra,
+                            **_fast_adam_options(device))
+
+
 def _fast_adam_options(device: torch.device) -> dict:
     """Fused Adam updates all parameters in one kernel: the per-step Python cost is what limits
     small MLPs.  Falls back to the default implementation where fused is not supported."""
@@ -320,6 +363,98 @@ def _fast_adam_options(device: torch.device) -> dict:
     except (RuntimeError, ValueError, TypeError):
         return {}
     return {"fused": True}
+
+
+# -- parameter checks (named attributes of a detector, one message each) ---------------------------
+def check_positive(owner, *names: str) -> None:
+    """An InputError unless each named parameter of ``owner`` is a number > 0 (NaN is not)."""
+    for name in names:
+        if not float(getattr(owner, name)) > 0:
+            raise InputError(f"{name} must be positive, got {getattr(owner, name)!r}.")
+
+
+def check_at_least_one(owner, *names: str) -> None:
+    """An InputError unless each named parameter of ``owner`` is at least 1 (as an int)."""
+    for name in names:
+        if int(getattr(owner, name)) < 1:
+            raise InputError(f"{name} must be at least 1, got {getattr(owner, name)!r}.")
+
+
+def check_finite_nonnegative(owner, *names: str) -> None:
+    """An InputError unless each named parameter of ``owner`` (a loss weight, a threshold) is
+    finite and >= 0."""
+    for name in names:
+        value = float(getattr(owner, name))
+        if not (math.isfinite(value) and value >= 0):
+            raise InputError(f"{name} must be a finite number >= 0, got "
+                             f"{getattr(owner, name)!r}.")
+
+
+def check_unit_interval(owner, *names: str) -> None:
+    """An InputError unless each named parameter of ``owner`` (Adam's betas) lies in [0, 1)."""
+    for name in names:
+        if not 0.0 <= float(getattr(owner, name)) < 1.0:
+            raise InputError(f"{name} must be in [0, 1), got {getattr(owner, name)!r}.")
+
+
+def check_patience(patience) -> None:
+    """An InputError unless ``patience`` is None (no early stopping) or at least 1."""
+    if patience is not None and int(patience) < 1:
+        raise InputError(f"patience must be at least 1 (or None to disable early stopping), "
+                         f"got {patience!r}.")
+
+
+# -- fitted state (the tensors and scalars that persistence.py writes) ----------------------------
+def network_tensors(network: nn.Module, prefix: str = "network.") -> dict:
+    """The weights of ``network`` as CPU tensors named ``prefix + key``."""
+    return {f"{prefix}{k}": v.detach().cpu().contiguous()
+            for k, v in network.state_dict().items()}
+
+
+def load_network(network: nn.Module, tensors: dict, device, prefix: str = "network.") -> nn.Module:
+    """``network`` with the weights that :func:`network_tensors` named ``prefix + key``, on
+    ``device``, in eval mode."""
+    network.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
+                             if k.startswith(prefix)})
+    return network.to(device).eval()
+
+
+def fitted_network_state(detector) -> tuple[dict, dict]:
+    """(JSON-able scalars, {name: tensor}) of a detector with one fitted ``network_``: the ints
+    named in its ``_saved_ints``, floats in ``_saved_floats`` and ``history_``; the network's
+    weights, the float64 arrays in ``_saved_arrays`` and the int64 ones in
+    ``_saved_index_arrays``. safetensors holds tensors only, so the arrays go as tensors."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(detector, "network_")
+    scalars = {name: int(getattr(detector, name)) for name in detector._saved_ints}
+    scalars.update({name: float(getattr(detector, name)) for name in detector._saved_floats})
+    scalars["history_"] = detector.history_
+    tensors = network_tensors(detector.network_)
+    for name in detector._saved_arrays:
+        tensors[name] = torch.from_numpy(np.ascontiguousarray(getattr(detector, name)))
+    for name in detector._saved_index_arrays:
+        tensors[name] = torch.from_numpy(np.ascontiguousarray(getattr(detector, name),
+                                                              dtype=np.int64))
+    return scalars, tensors
+
+
+def restore_network_state(detector, scalars: dict, tensors: dict) -> None:
+    """The inverse of :func:`fitted_network_state`: the network is rebuilt with
+    ``_build_network(n_features_in_)`` on the detector's ``device``."""
+    device = resolve_device(detector.device)
+    for name in detector._saved_ints:
+        setattr(detector, name, int(scalars[name]))
+    for name in detector._saved_floats:
+        setattr(detector, name, float(scalars[name]))
+    detector.history_ = scalars["history_"]
+    for name in detector._saved_arrays:
+        setattr(detector, name, tensors[name].numpy().astype(np.float64))
+    for name in detector._saved_index_arrays:
+        setattr(detector, name, tensors[name].numpy().astype(np.int64))
+    detector.network_ = load_network(detector._build_network(detector.n_features_in_), tensors,
+                                     device)
+    detector.device_ = str(device)
 
 
 class _NoProgress:

@@ -264,6 +264,9 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
     roc_png = success_png = ca_png = pa_png = None
     validation_notes = []
     extra_sections = {}
+    if data.guidance is not None:
+        extra_sections["What this model learned from (not an unsupervised result)"] = \
+            _guidance_html(data.guidance)
     if metrics is not None:
         from ..validate import success_rate_curve
 
@@ -332,6 +335,30 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         + ([] if data.deposits is None else list(data.deposits.notes)),
         warnings=list(data.warnings),
         config_yaml=yaml.safe_dump(record["config"], sort_keys=False))
+
+
+def _guidance_html(guidance: dict) -> str:
+    """The guided model's inputs in words: kind, controls, folds, and per fold the deposits it
+    learnt from and its controlling functions (escaped: the text holds file names)."""
+    from html import escape
+
+    items = [f"<li><b>{escape(guidance['kind'])}</b></li>"]
+    items += [f"<li>control: {escape(c)}</li>" for c in guidance.get("controls", [])]
+    if "folds" in guidance:
+        items.append(f"<li>{escape(guidance['folds'])} {escape(guidance['map'])}.</li>")
+    html = "<ul>" + "".join(items) + "</ul>"
+    rows = []
+    for fold in guidance.get("per_fold", []):
+        functions = "<br>".join(f"{escape(f['layer'])}: {escape(f['description'])}"
+                                for f in fold.get("controlling_functions", []))
+        rows.append(f"<tr><td>{fold['fold'] + 1}</td><td>{fold['n_rows_held_out']}</td>"
+                    f"<td>{fold['n_deposits_held_out']}</td><td>{fold['n_positive_training']}</td>"
+                    f"<td>{functions or '-'}</td></tr>")
+    if rows:
+        html += ("<table><tr><th>fold</th><th>rows held out</th><th>deposits held out</th>"
+                 "<th>positive rows it learnt from</th><th>controlling functions</th></tr>"
+                 + "".join(rows) + "</table>")
+    return html
 
 
 METRIC_COLUMNS = ("protocol", "roc_auc", "roc_auc_ci", "roc_auc_std", "n_draws", "n_positive",
