@@ -77,7 +77,7 @@ def runs_for(model: str, control) -> list[tuple[str, dict] | tuple[str, str]]:
             (f"{model} (geology prior)", {"control": control, "prior": "geology"})]
 
 
-def run_dataset(name: str, config, control, models, rows, skipped, errors):
+def run_dataset(name: str, config, control, models, rows, skipped, errors, journal=None):
     from geoanomaly.compare import run_model
     from geoanomaly.pipeline import deposit_labels, prepare
 
@@ -104,6 +104,9 @@ def run_dataset(name: str, config, control, models, rows, skipped, errors):
             for row in new:
                 row["uses"] = uses(model, overrides.get("prior"))
             rows.extend(new)
+            if journal is not None:  # kept row by row: a stopped run loses nothing measured
+                with open(journal, "a") as f:
+                    f.writelines(json.dumps(r) + "\n" for r in new)
             log(f"[{name}] {row_name}: {result.seconds:.1f} s; " +
                 ", ".join(f"{r['protocol']} {r['auc']:.3f}" for r in new))
 
@@ -137,6 +140,8 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown model(s) {', '.join(unknown)}")
     start = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "rows.jsonl").unlink(missing_ok=True)
     rows, skipped, errors = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name in [d for d in args.datasets.split(",") if d]:
@@ -154,7 +159,8 @@ def main(argv=None) -> int:
                     control = [str(args.xinjiang_control)]
             else:
                 parser.error(f"unknown dataset {name}")
-            run_dataset(name, config, control, models, rows, skipped, errors)
+            run_dataset(name, config, control, models, rows, skipped, errors,
+                        journal=args.out / "rows.jsonl")
     report = {"commit": git_commit(), "machine": machine_info(),
               "seconds": time.perf_counter() - start, "rows": rows, "skipped": skipped,
               "errors": errors, "command": " ".join(["benchmarks/family.py"] + (argv or

@@ -119,3 +119,24 @@ def test_unknown_dataset_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="sed9"):
         runner.main(["--data-root", str(tmp_path), "--out", str(tmp_path / "o"),
                      "--datasets", "sed9"])
+
+
+def test_the_family_benchmark_runs_guided_models_on_the_demo_and_says_what_they_used(tmp_path):
+    """benchmarks/family.py on the demo only, with a supervised and a knowledge-guided model."""
+    load_runner()  # family.py imports run_benchmarks from beside it
+    path = RUNNER.parent / "family.py"
+    spec = importlib.util.spec_from_file_location("family", path)
+    family = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = family
+    spec.loader.exec_module(family)
+    code = family.main(["--datasets", "demo", "--models", "ppf-cnn,pcvae,iforest", "--quick",
+                        "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert code == 0 and not report["errors"]
+    uses = {r["model"]: r["uses"] for r in report["rows"]}
+    assert uses["ppf-cnn"].startswith("supervised")
+    assert uses["pcvae (deposits prior)"].startswith("knowledge-guided (geology + deposits")
+    assert uses["pcvae (geology prior)"] == "knowledge-guided (geology only)"
+    assert uses["iforest"] == "unsupervised"
+    assert all(r["ci95"] or r["std"] for r in report["rows"])
+    assert "| demo | ppf-cnn |" in (tmp_path / "results.md").read_text()

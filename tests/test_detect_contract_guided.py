@@ -210,3 +210,12 @@ def test_guided_models_refuse_to_run_without_what_they_learn_from(small_grid, tm
     with pytest.raises(InputError, match="--deposits"):
         geoanomaly.run(sources=[str(folder)], model="ppf-cnn", epochs=2, out=str(tmp_path / "b"))
     assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())
+
+
+def test_a_flat_prior_switches_the_penalty_off():
+    from geoanomaly.guided import _penalty_for
+
+    detector = make_detector("pcvae", lam=1.0)
+    assert _penalty_for(detector, np.full(50, 0.5)).startswith("off") and detector.lam == 0.0
+    detector = make_detector("pcvae", lam=1.0)
+    assert _penalty_for(detector, np.linspace(0, 1, 50)) == "on" and detector.lam == 1.0

@@ -170,7 +170,9 @@ class RunConfig:
 
     # --- export -------------------------------------------------------------------------
     cell_size: float | None = None
-    """Cell size (metres) of the interpolated map of a point survey; None = from sample spacing."""
+    """Cell size (metres) of the interpolated map of a point survey and of the grid a map model
+    sees; None = from the sample spacing (half of it for the map, all of it for a map model's
+    grid: finer cells would hold only interpolated values)."""
     progress: bool = False
     """Show a progress bar while training."""
 

@@ -153,9 +153,10 @@ def fit_score_guided(config, data, X, build):
         prior = _mean_prior([geology_prior(layers.values[:, j], kind)
                              for j, kind in enumerate(layers.kinds)])
         detector = build()
+        penalty = _penalty_for(detector, prior)
         detector.fit(X, prior=prior)
         scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)
-        info = {"kind": "knowledge-guided (geology prior, label-free)",
+        info = {"kind": "knowledge-guided (geology prior, label-free)", "penalty": penalty,
                 "uses_deposits": False, "prior": "geology",
                 "controls": layers.descriptions,
                 "prior_rule": "closer to a control (or higher on a continuous layer) = more "
@@ -196,6 +197,20 @@ class _Layers:
 def _mean_prior(priors) -> np.ndarray:
     prior = np.mean(np.column_stack(priors), axis=1)
     return np.clip(np.where(np.isfinite(prior), prior, 0.5), 0.0, 1.0)
+
+
+#: a prior whose range is below this carries no information
+FLAT_PRIOR = 1e-6
+
+
+def _penalty_for(detector, prior) -> str:
+    """Switch the penalty off for a flat prior (no controlling function in this fold, or a
+    layer without variation): pulling every score towards one value can only even the scores
+    out, never point at favourable ground. Returns what was done, for the outputs."""
+    if np.ptp(prior) < FLAT_PRIOR and "lam" in detector.get_params():
+        detector.set_params(lam=0.0)
+        return "off: the prior is flat (no controlling function), so the model is unconstrained"
+    return "on"
 
 
 def _fold_prior(layers, labelled, positive):
@@ -250,6 +265,7 @@ def _fit_in_folds(config, data, X, build, rows, prior_layers):
         else:
             prior, functions = _fold_prior(prior_layers, labelled, positive)
             record["controlling_functions"] = functions
+            record["penalty"] = _penalty_for(detector, prior)
             detector.fit(X, prior=prior)
         fold_scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)
         held = folds.fold == k

@@ -160,6 +160,34 @@ def window_split(grid, size: int, fraction: float, seed: int, block_cells=None):
 
 
 # -- scoring --------------------------------------------------------------------------------------
+#: seed offset of the draw of training / validation windows (``draw_windows``)
+DRAW_SEED_OFFSET = 17
+
+
+def check_max_windows(limit) -> None:
+    if limit is not None and int(limit) < 4:
+        raise InputError(f"max_windows must be at least 4 (or None for every window), got "
+                         f"{limit!r}.")
+
+
+def draw_windows(train_idx, val_idx, limit, seed: int):
+    """At most ``limit`` training and ``limit // 4`` validation windows, drawn without
+    replacement (seeded, fixed for the fit): on a large map an epoch over every window costs
+    minutes while neighbouring windows repeat each other; None keeps every window."""
+    if limit is None:
+        return train_idx, val_idx
+    rng = np.random.default_rng(int(seed) + DRAW_SEED_OFFSET)
+    train_idx = _draw(train_idx, int(limit), rng)
+    return train_idx, _draw(val_idx, max(1, int(limit) // 4), rng)
+
+
+def _draw(idx: np.ndarray, limit: int, rng) -> np.ndarray:
+    """At most ``limit`` of ``idx`` (sorted), drawn without replacement."""
+    if idx.size <= limit:
+        return idx
+    return np.sort(rng.choice(idx, size=limit, replace=False))
+
+
 def score_cells(score_fn, n_cells: int, device, chunk: int) -> np.ndarray:
     """One float64 per valid cell: ``score_fn(idx)`` (one score per index) over chunks of
     ``chunk`` valid-cell indices, long tensors on ``device``, under inference mode. Chunks keep

@@ -122,10 +122,9 @@ import math
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ..errors import InputError
 from .map_models import (MapDetector, WindowCutter, check_grid_input, check_map_params,
-                         check_window, robust_statistics, score_cells, standardised_images,
-                         window_split)
+                         check_max_windows, check_window, draw_windows, robust_statistics,
+                         score_cells, standardised_images, window_split)
 
 #: how the errors name the model
 MODEL = "the PC-CAE"
@@ -136,8 +135,6 @@ SCORE_CHUNK = 2048
 EPS = 1e-8
 #: upper bound of the adaptive phase weight (reached only if the phase gradient vanishes)
 MAX_PHASE_WEIGHT = 1e6
-#: seed offset of the training-window draw (the split itself uses ``seed``)
-DRAW_SEED_OFFSET = 17
 
 
 class PCCAEDetector(MapDetector):
@@ -195,10 +192,7 @@ class PCCAEDetector(MapDetector):
                               masks, grid, size, device)
         train_idx, val_idx = window_split(grid, size, self.validation_fraction, self.seed,
                                           self.block_cells)
-        rng = np.random.default_rng(int(self.seed) + DRAW_SEED_OFFSET)
-        if self.max_windows is not None:
-            train_idx = _draw(train_idx, int(self.max_windows), rng)
-            val_idx = _draw(val_idx, max(1, int(self.max_windows) // 4), rng)
+        train_idx, val_idx = draw_windows(train_idx, val_idx, self.max_windows, self.seed)
         self.n_train_windows_, self.n_val_windows_ = int(train_idx.size), int(val_idx.size)
 
         network = tt.build_seeded(lambda: self._build_network(n_channels), int(self.seed), device)
@@ -228,9 +222,7 @@ class PCCAEDetector(MapDetector):
         check_map_params(self, (16, 32))
         tt.check_at_least_one(self, "latent_dim")
         tt.check_finite_nonnegative(self, "phase_weight")
-        if self.max_windows is not None and int(self.max_windows) < 4:
-            raise InputError(f"max_windows must be at least 4 (or None for every window), got "
-                             f"{self.max_windows!r}.")
+        check_max_windows(self.max_windows)
 
     def _build_network(self, n_channels: int):
         from torch import nn
@@ -277,13 +269,6 @@ class PCCAEDetector(MapDetector):
 
 
 # -- the training-window sample -----------------------------------------------------------------
-def _draw(idx: np.ndarray, limit: int, rng) -> np.ndarray:
-    """At most ``limit`` of ``idx`` (sorted), drawn without replacement."""
-    if idx.size <= limit:
-        return idx
-    return np.sort(rng.choice(idx, size=limit, replace=False))
-
-
 # -- losses -------------------------------------------------------------------------------------
 def hann_taper(size: int, device=None):
     """(size, size) 2-D Hann taper without zero end weights: outer product of

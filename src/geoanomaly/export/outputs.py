@@ -351,6 +351,8 @@ def _guidance_html(guidance: dict) -> str:
     for fold in guidance.get("per_fold", []):
         functions = "<br>".join(f"{escape(f['layer'])}: {escape(f['description'])}"
                                 for f in fold.get("controlling_functions", []))
+        if fold.get("penalty", "on") != "on":
+            functions += f"<br><i>penalty {escape(fold['penalty'])}</i>"
         rows.append(f"<tr><td>{fold['fold'] + 1}</td><td>{fold['n_rows_held_out']}</td>"
                     f"<td>{fold['n_deposits_held_out']}</td><td>{fold['n_positive_training']}</td>"
                     f"<td>{functions or '-'}</td></tr>")

@@ -1,11 +1,14 @@
 """A point survey made into element grids, for the models that work on maps (issue 7).
 
 Convolutional and window models need images; a lab table of scattered samples is not one.
-Each element is interpolated by inverse distance weighting (``interpolate.idw_grid``: the cell
-size and the search radius follow the survey's median sample spacing unless given) in log10
+Each element is interpolated by inverse distance weighting (``interpolate.idw_grid``; the
+search radius follows the survey's median sample spacing) in log10
 space -- concentrations are log-normal-like, so a linear mean of neighbours would let one rich
 sample paint its surroundings -- onto one shared grid; a cell is valid where every element has a
-value. Scores computed on the grid come back to the samples through the cell that holds each
+value. The cell is the median sample spacing (rounded down to 1, 2, 2.5 or 5 x a power of ten)
+unless ``--cell-size`` is given: a finer grid only holds interpolated values between samples,
+so it adds cells (sed1: 105,677 valid cells at 250 m from 866 samples) and no information,
+and a map model's 7 x 7 window would span less than two samples. Scores computed on the grid come back to the samples through the cell that holds each
 sample (``scores_at_samples``), so grid models are validated on the same positives and
 negatives as row models. The method, cell size and radius are recorded for the report.
 """
@@ -19,7 +22,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..survey import Grid, Survey
-from .interpolate import idw_grid, median_spacing
+from .interpolate import _nice_floor, idw_grid, median_spacing
 
 
 @dataclass
@@ -46,6 +49,8 @@ def grid_point_survey(survey: Survey, x, y, crs=None, *, cell_size: float | None
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     spacing = median_spacing(np.column_stack([x, y]))
+    if cell_size is None and spacing > 0:
+        cell_size = _nice_floor(spacing)
     images, grid = [], None
     for j in range(values.shape[1]):
         image, this = idw_grid(x, y, np.log10(values[:, j]),
