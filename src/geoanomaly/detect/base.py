@@ -14,22 +14,50 @@ from sklearn.base import BaseEstimator
 from ..errors import InputError
 
 
-def check_matrix(X, *, n_features: int | None = None, name: str = "X") -> np.ndarray:
-    """Validate a feature matrix: 2-D, finite, float64, at least two rows."""
-    X = np.asarray(X, dtype=np.float64)
+def check_matrix(X, *, n_features: int | None = None, name: str = "X", dtype=np.float64,
+                 check_finite: bool = True) -> np.ndarray:
+    """Validate a feature matrix: 2-D, finite, at least two rows.
+
+    ``dtype=np.float64`` (the default) returns float64.  ``dtype=None`` keeps float32 and
+    float64 input as it is, without a copy (any other dtype becomes float64): the scoring path
+    of the deep detectors, which works in float32, so a float32 survey is never doubled in
+    memory.  ``check_finite=False`` leaves the finiteness check to the caller (the deep
+    detectors check each chunk as they score it); otherwise a ``dtype=None`` matrix is checked in
+    row blocks, so the check needs no (n, p) temporary either.
+    """
+    if dtype is None:
+        X = np.asarray(X)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+    else:
+        X = np.asarray(X, dtype=dtype)
     if X.ndim != 2:
         raise InputError(f"{name} must be a 2-D array of samples x features, got shape {X.shape}.")
     if X.shape[0] < 2 or X.shape[1] < 1:
         raise InputError(f"{name} needs at least 2 samples and 1 feature, got shape {X.shape}.")
-    if not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise InputError(
-            f"{name} holds a missing or infinite value at row {bad[0]}, feature {bad[1]}; "
-            "clean and transform the data before scoring.")
+    if check_finite:
+        block = X.shape[0] if dtype is not None else FINITE_CHECK_ROWS
+        for start in range(0, X.shape[0], block):
+            check_finite_rows(X[start:start + block], start, name)
     if n_features is not None and X.shape[1] != n_features:
         raise InputError(f"{name} has {X.shape[1]} features but the detector was fitted on "
                          f"{n_features}.")
     return X
+
+
+#: rows per block of the finiteness check of a ``dtype=None`` matrix (a 2.5 MB bool temporary
+#: for 39 features)
+FINITE_CHECK_ROWS = 65536
+
+
+def check_finite_rows(rows: np.ndarray, first_row: int = 0, name: str = "X") -> None:
+    """An InputError naming the first missing or infinite value of ``rows`` (whose first row is
+    row ``first_row`` of ``name``)."""
+    if not np.isfinite(rows).all():
+        bad = np.argwhere(~np.isfinite(rows))[0]
+        raise InputError(
+            f"{name} holds a missing or infinite value at row {first_row + bad[0]}, feature "
+            f"{bad[1]}; clean and transform the data before scoring.")
 
 
 def training_rank(reference: np.ndarray, values: np.ndarray) -> np.ndarray:

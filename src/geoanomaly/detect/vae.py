@@ -281,18 +281,28 @@ class VAEDetector(DeepDetector):
         return [v * len(w) / sum(w) for v in w]
 
     def _score_named(self, batch, score, generator):
+        import torch
+
         if score == "rp":
             return self._negative_log_reconstruction_probability(batch, generator)
         if score in ("elbo", "nll"):
             return self._sampled_bound(batch, generator, importance_weighted=score == "nll")
+        if score in ("recon", "enrich"):  # the decoded latent mean only: no KL, no variances
+            from . import torch_training as tt
+
+            net = self.network_
+            encoder = tt.linear_chain(net["encoder"], net["z_params"])
+            x_mu = tt.feature_major_forward(
+                encoder + tt.linear_chain(net["decoder"], net["x_mu"]), batch,
+                keep_rows=(len(encoder) - 1, int(self.latent_dim)))
+            if score == "recon":  # in place: no extra (n, d) buffers
+                return weighted_sum(x_mu.sub_(batch).square_(), self.feature_weights)
+            return weighted_sum(torch.sub(batch, x_mu, out=x_mu).clamp_min_(0.0).square_(),
+                                self.feature_weights)
         z_mu, z_logvar, kl = self._latent(batch)
         if score == "kl":
             return kl
         x_mu, x_logvar = self._decode(self.network_, z_mu)
-        if score == "recon":  # in place: no extra (n, d) buffers
-            return weighted_sum(x_mu.sub_(batch).square_(), self.feature_weights)
-        if score == "enrich":
-            return weighted_sum(batch.sub(x_mu).clamp_min_(0.0).square_(), self.feature_weights)
         signed_kl = self._enrichment_sign(x_mu) * kl
         if score == "enrich-kl":
             return signed_kl
