@@ -191,3 +191,18 @@ def test_adaptive_weight_is_finite_positive_and_balances_the_pulls():
     # phase_weight=0 is the plain masked-MSE convolutional AE
     plain = PCCAEDetector(window=5, epochs=1, phase_weight=0.0).fit(X)
     assert plain.phase_weight_ == 0.0 and np.isfinite(plain.anomaly_score(X)).all()
+
+
+def test_a_channel_constant_up_to_rounding_does_not_make_training_diverge():
+    """sed1 gridded: a pathfinder constant to 1e-15 once blew its rounding noise up to units."""
+    from geoanomaly.detect.map_models import robust_statistics
+
+    from conftest import halo_map
+
+    X, _ = halo_map()
+    X.images[1] = np.where(X.masks[1], 1e-15 * np.sin(np.arange(X.images[1].size)).reshape(
+        X.images[1].shape), 0.0)
+    _, scale = robust_statistics(X.images, X.masks, X.grid)
+    assert scale[1] == 1.0
+    scores = PCCAEDetector(epochs=2).fit(X).anomaly_score(X)
+    assert np.isfinite(scores).all()

@@ -57,6 +57,12 @@ def check_grid_input(X, model: str, *, n_channels: int | None = None, rows_advic
 
 
 # -- per-channel scaling --------------------------------------------------------------------------
+#: a channel scale below this is a constant channel up to rounding (the features are already
+#: standardised): scale 1, so it adds nothing instead of blowing rounding noise up to units
+#: (sed1 gridded: a pathfinder constant to 1e-15 made the PC-CAE diverge)
+CONSTANT_SCALE = 1e-9
+
+
 def robust_statistics(images, masks, grid, *, min_observed: int = 0):
     """(median (C,), 1.4826 MAD (C,)) of each channel over its observed valid cells; the
     standard deviation where the MAD is 0, then 1; (0, 1) for a channel observed nowhere. A
@@ -76,7 +82,7 @@ def robust_statistics(images, masks, grid, *, min_observed: int = 0):
         centre[j] = np.median(v)
         mad = 1.4826 * np.median(np.abs(v - centre[j]))
         std = float(v.std())
-        scale[j] = mad if mad > 0 else (std if std > 0 else 1.0)
+        scale[j] = mad if mad > CONSTANT_SCALE else (std if std > CONSTANT_SCALE else 1.0)
     return centre, scale
 
 
@@ -90,7 +96,7 @@ def mean_std_statistics(images, masks):
         if values.size:
             mean[j] = values.mean()
             std = values.std()
-            scale[j] = std if std > 0 else 1.0
+            scale[j] = std if std > CONSTANT_SCALE else 1.0
     return mean, scale
 
 
