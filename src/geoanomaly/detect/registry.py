@@ -129,43 +129,16 @@ def _ganomaly(config, feature_names, score, weights) -> dict:
     return params
 
 
-#: MCAE's own epoch count; --epochs (whose default, 200, is the VAE's) can only lower it
-MCAE_EPOCHS = 30
-
-
-def _mcae(config, feature_names, score, weights) -> dict:
-    return dict(epochs=min(int(config.epochs), MCAE_EPOCHS), seed=config.seed,
-                device=config.device, progress=config.progress)
-
-
-#: own epoch caps of the map models; --epochs (default 200, the VAE's) can only lower them
-GANOMALY_MAP_EPOCHS = 30
-PPF_CNN_EPOCHS = 40
-
-
-def _ganomaly_map(config, feature_names, score, weights) -> dict:
-    return dict(epochs=min(int(config.epochs), GANOMALY_MAP_EPOCHS), seed=config.seed,
-                device=config.device, progress=config.progress)
-
-
-def _ppf_cnn(config, feature_names, score, weights) -> dict:
-    return dict(epochs=min(int(config.epochs), PPF_CNN_EPOCHS), seed=config.seed,
-                device=config.device, progress=config.progress)
-
-
-SSMVAE_EPOCHS = 30
-PCCAE_EPOCHS = 30
-
-
-def _pccae(config, feature_names, score, weights) -> dict:
-    return dict(epochs=min(int(config.epochs), PCCAE_EPOCHS), seed=config.seed,
-                device=config.device, progress=config.progress)
-
-
-
-def _ssmvae(config, feature_names, score, weights) -> dict:
-    return dict(epochs=min(int(config.epochs), SSMVAE_EPOCHS), seed=config.seed,
-                lam=config.control_weight, device=config.device, progress=config.progress)
+def _map_model(epoch_cap: int, *, guided: bool = False):
+    """Builder of a map model: its own epoch cap (--epochs, whose default 200 is the VAE's, can
+    only lower it), the seed and device; a guided one also takes --control-weight."""
+    def build(config, feature_names, score, weights) -> dict:
+        params = dict(epochs=min(int(config.epochs), epoch_cap), seed=config.seed,
+                      device=config.device, progress=config.progress)
+        if guided:
+            params["lam"] = config.control_weight
+        return params
+    return build
 
 
 def _infodan(config, feature_names, score, weights) -> dict:
@@ -243,7 +216,7 @@ REGISTRY: dict[str, DetectorSpec] = {spec.name: spec for spec in (
     DetectorSpec("ganomaly-map", GANomalyMapDetector,
                  "GANomaly on masked map windows (Luo et al. 2021; Akcay et al. 2018): "
                  "convolutional encoder-decoder-encoder generator, latent-distance score per "
-                 "cell (a map model)", _ganomaly_map,
+                 "cell (a map model)", _map_model(30),
                  _fixed("GANomaly squared distance between the two latent codes of the map "
                         "window centred on the cell"),
                  seeded=True, input_kind="windows", in_compare=False),
@@ -260,27 +233,28 @@ REGISTRY: dict[str, DetectorSpec] = {spec.name: spec for spec in (
                  seeded=True, input_kind="composition"),
     DetectorSpec("mcae", MCAEDetector,
                  "multi-convolutional autoencoder (Chen et al. 2019): one masked convolutional "
-                 "AE per element on map windows sized by Moran's I (a map model)", _mcae,
+                 "AE per element on map windows sized by Moran's I (a map model)", _map_model(30),
                  _fixed("MCAE summed centre-cell reconstruction error of the whitened elements"),
                  seeded=True, input_kind="windows", in_compare=False),
     DetectorSpec("pccae", PCCAEDetector,
                  "local phase-constrained convolutional autoencoder (Liu et al. 2024): one "
                  "masked multi-channel convolutional AE on 9 x 9 map windows, loss = masked MSE + "
-                 "adaptively weighted local Fourier phase difference (a map model)", _pccae,
+                 "adaptively weighted local Fourier phase difference (a map model)", _map_model(30),
                  _fixed("PC-CAE summed centre-cell reconstruction error of the standardised "
                         "elements"),
                  seeded=True, input_kind="windows", in_compare=False),
     DetectorSpec("ssmvae", SSMVAEDetector,
                  "geologically constrained VAE with a spectrum-separable module (Zhao et al. "
                  "2023): depthwise + pointwise convolutions on map windows, the geological prior "
-                 "of pcvae in its loss: KNOWLEDGE-GUIDED (a map model)", _ssmvae,
+                 "of pcvae in its loss: KNOWLEDGE-GUIDED (a map model)",
+                 _map_model(30, guided=True),
                  _fixed("SSMVAE one-sided negative log-likelihood of the window's centre cell "
                         "(elements above their reconstruction)"),
                  seeded=True, input_kind="windows", in_compare=False, guidance="prior"),
     DetectorSpec("ppf-cnn", PPFCNNDetector,
                  "CNN with pixel-pair features (Zhang, Zuo & Xiong 2021; Li et al. 2017): "
                  "SUPERVISED on deposit cells, spatially blocked folds, out-of-fold map "
-                 "(a map model)", _ppf_cnn,
+                 "(a map model)", _map_model(40),
                  _fixed("PPF-CNN mean probability of the deposit class over each cell's pairs "
                         "with its 8 neighbours (supervised, out-of-fold)"),
                  seeded=True, input_kind="windows", in_compare=False, guidance="labels"),
