@@ -157,6 +157,19 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cell-size", type=float, metavar="METRES",
                    help="cell size of the interpolated map of a point survey")
 
+    g = p.add_argument_group("large grids")
+    g.add_argument("--stream", choices=["auto", "on", "off"],
+                   help="read, score and write a grid window by window (default auto: for grids "
+                        "of more than about 50 M values)")
+    g.add_argument("--stream-sample", type=int, metavar="N",
+                   help="cells the model of a streamed grid is fitted on (default 200000)")
+    g.add_argument("--stream-window", type=int, metavar="CELLS",
+                   help="window side of a streamed grid (default 512)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler (tcp://host:8786) whose workers score a streamed grid")
+    g.add_argument("--workers", type=int, metavar="N",
+                   help="local threads scoring a streamed grid (default: the cores available)")
+
     g = p.add_argument_group("run")
     g.add_argument("--config", metavar="FILE.yaml", help="options from a YAML file "
                    "(same names, with underscores); command-line options win")

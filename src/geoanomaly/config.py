@@ -174,7 +174,24 @@ class RunConfig:
     sees; None = from the sample spacing (half of it for the map, all of it for a map model's
     grid: finer cells would hold only interpolated values)."""
     progress: bool = False
-    """Show a progress bar while training."""
+    """Show progress bars (training, and the windows of a streamed grid)."""
+
+    # --- large grids --------------------------------------------------------------------
+    stream: str = "auto"
+    """Grids read, scored and written window by window instead of whole: on | off | auto
+    (auto: when cells x bands exceed stream.STREAM_AUTO_VALUES, about 1.3 M cells of 39 bands,
+    beyond which the in-memory path needs several GB). Only for grids (GeoTIFFs)."""
+    stream_sample: int = 200_000
+    """Cells of a streamed grid that cleaning, the transform's statistics and the model are
+    fitted on, and that percentile ranks and thresholds are read from (seeded; blocks drawn at
+    random, cells uniformly within them). The effect of its size is in BENCHMARKS.md."""
+    stream_window: int = 512
+    """Side in cells of the windows a streamed grid is scored in (memory grows with its square)."""
+    scheduler: str | None = None
+    """Address of a Dask scheduler (tcp://host:8786): the windows of a streamed grid are scored
+    on its workers, which must read the same input paths; the result is the same bit for bit."""
+    workers: int | None = None
+    """Threads scoring the windows of a streamed grid locally; None = the cores available."""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -349,6 +366,12 @@ def check_config(config: RunConfig) -> None:
 
     check_model(config)
     choice("transform", config.transform, TRANSFORMS)
+    choice("stream", config.stream, ("auto", "on", "off"))
+    if config.stream_window < 8:
+        raise InputError(f"Option stream_window = {config.stream_window} is too small: give at "
+                         "least 8 cells (default 512).")
+    if config.workers is not None and config.workers < 1:
+        raise InputError(f"Option workers = {config.workers} must be at least 1.")
     if config.filter is not None:
         choice("filter", config.filter, ("sa",))
     choice("target_elements", config.target_elements, TARGET_ELEMENT_POLICIES)

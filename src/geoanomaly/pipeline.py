@@ -41,6 +41,9 @@ class PreparedData:
     strata: list[frozenset] | None = None  # per sample: the set of surveys it was reported in
     spectrum_area: dict | None = None  # --filter sa: {feature: SADecomposition}
     guidance: dict | None = None  # what a guided model (pcvae, ppf-cnn) used: guided.py
+    #: k -> (metric_x, the k nearest samples of every sample): the spatial context of the
+    #: model, its linear twin and ensemble members share one search (seconds on 1 M samples)
+    neighbours: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def observed(self) -> np.ndarray:
@@ -121,22 +124,37 @@ def describe_metric(name: str, m: dict) -> str:
 # read / clean / transform
 
 
-def prepare(config: RunConfig) -> PreparedData:
-    """Read the survey and deposits, clean and transform: everything before the detector."""
-    from .clean import CleaningOptions, clean
-    from .io import deposits_inside, read_deposits, read_survey
-    from .transform import Transformer
+def cleaning_options(config: RunConfig):
+    """The clean stage's options from a run configuration."""
+    from .clean import CleaningOptions
 
-    raw = read_survey(config.sources, x=config.x, y=config.y, crs=config.crs,
-                      elements=config.elements)
-    options = CleaningOptions(
+    return CleaningOptions(
         below_detection=config.below_detection,
         below_detection_factor=config.below_detection_factor,
         max_missing_fraction=config.max_missing,
         drop_duplicates=config.drop_duplicates,
         min_detected_fraction=config.min_detected,
     )
-    survey, report = clean(raw, options)
+
+
+def prepare(config: RunConfig, raw: Survey | None = None,
+            with_deposits: bool = True) -> PreparedData:
+    """Read the survey and deposits, clean and transform: everything before the detector.
+
+    ``raw``: a survey already read (a streamed grid's sampled cells, stream/run.py);
+    ``with_deposits=False`` leaves the deposits to the caller (a streamed run places them on
+    the whole grid, not on the sample)."""
+    from .clean import clean
+    from .io import deposits_inside, read_deposits, read_survey
+    from .progress import showing
+    from .transform import Transformer
+
+    with showing(config.progress):  # bars for reading and cleaning a large survey
+        if raw is None:
+            raw = read_survey(config.sources, x=config.x, y=config.y, crs=config.crs,
+                              elements=config.elements)
+        options = cleaning_options(config)
+        survey, report = clean(raw, options)
     notes: list[str] = []
     survey = select_target_elements(config, survey, notes)
     if config.level_by:
@@ -184,7 +202,7 @@ def prepare(config: RunConfig) -> PreparedData:
     metric_x, metric_y, metric_crs = metric_coordinates(survey, notes)
 
     deposits = inside = None
-    if config.deposits:
+    if config.deposits and with_deposits:
         if survey.crs is None and config.deposits_crs is None:
             notes.append("The survey has no CRS: deposit coordinates are taken to be in the "
                          "same coordinates as the samples.")
@@ -343,7 +361,15 @@ def spatial_context(config: RunConfig, data: PreparedData, scores: np.ndarray) -
             f"{k} nearest samples (itself included).")
     if note not in data.notes:
         data.notes.append(note)
-    return neighbour_rank_mean(data.metric_x, data.metric_y, scores, k)
+    from .grid.neighbours import nearest_index
+
+    cache = getattr(data, "neighbours", None)
+    points, index = (None, None) if cache is None else cache.get(k, (None, None))
+    if (points is not data.metric_x or len(index) != len(scores)) and len(scores) > 1:
+        index = nearest_index(data.metric_x, data.metric_y, k)
+        if cache is not None:
+            cache[k] = (data.metric_x, index)
+    return neighbour_rank_mean(data.metric_x, data.metric_y, scores, k, index=index)
 
 
 def default_protocols(config: RunConfig) -> list[str]:
@@ -482,16 +508,24 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
             X = model_features(config.model, config, data)
         from .guided import fit_score_guided, guidance_of
 
-        if guidance_of(config.model) != "none":
-            detector, scores, guidance = fit_score_guided(
-                config, data, X, lambda: build_detector(config, data.feature_names))
-        else:
-            detector = build_detector(config, data.feature_names)
-            detector.fit(fitting_input(config, data, X))
-            scores = np.asarray(detector.anomaly_score(X), dtype=np.float64)
-        if hasattr(X, "to_samples"):  # a map model on a gridded point survey
-            scores = X.to_samples(scores)
-        scores = spatial_context(config, data, scores)
+        from .progress import bar, showing
+
+        with showing(config.progress), bar(3, f"fitting {config.model}") as steps:
+            if guidance_of(config.model) != "none":
+                detector, scores, guidance = fit_score_guided(
+                    config, data, X, lambda: build_detector(config, data.feature_names))
+            else:
+                detector = build_detector(config, data.feature_names)
+                detector.fit(fitting_input(config, data, X))
+                steps.update()
+                steps.set_description(f"scoring {data.survey.n:,} rows")
+                scores = score_rows(config, data, detector, X)
+            if hasattr(X, "to_samples"):  # a map model on a gridded point survey
+                scores = X.to_samples(scores)
+            steps.update()
+            steps.set_description("spatial context")
+            scores = spatial_context(config, data, scores)
+            steps.update()
     seconds = time.perf_counter() - start
     data.guidance = guidance
     thresholds, classes = threshold_scores(config, scores, None if labels is None else labels[0])
@@ -510,6 +544,18 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
     return detector, scores, thresholds, classes, metrics, seconds
 
 
+def score_rows(config: RunConfig, data: PreparedData, detector, X) -> np.ndarray:
+    """The fitted detector's scores of ``X``: here, or with ``--scheduler`` (rows only) on the
+    workers of a Dask cluster (cluster.py), with the same result."""
+    if config.scheduler and isinstance(X, np.ndarray):
+        from .cluster import score_rows_on_cluster
+
+        scores, where = score_rows_on_cluster(config.scheduler, detector, X)
+        data.notes.append(f"Rows scored on {where}.")
+        return scores
+    return np.asarray(detector.anomaly_score(X), dtype=np.float64)
+
+
 #: rank correlation above which the VAE's map is called the same as its linear twin's
 SAME_MAP_CORRELATION = 0.95
 
@@ -526,7 +572,13 @@ def linear_twin(config: RunConfig, data: PreparedData, detector, scores: np.ndar
     from scipy.stats import spearmanr
 
     twin_config = dataclasses.replace(config, model="ppca")
-    twin = build_detector(twin_config, data.feature_names).fit(data.X)
+    rows = twin_fit_rows(len(data.X), config.seed)
+    twin = build_detector(twin_config, data.feature_names).fit(
+        data.X if rows is None else data.X[rows])
+    if rows is not None:
+        data.notes.append(f"Linear twin (PPCA) fitted on a seeded sample of {len(rows):,} of "
+                          f"the {len(data.X):,} rows (its closed-form fit needs only their "
+                          "covariance) and scored on every row.")
     twin_scores = spatial_context(config, data, twin.anomaly_score(data.X))
     rho = float(spearmanr(scores, twin_scores).statistic)
     result = {"model": "ppca", "score": config.score, "spearman_with_vae": rho}
@@ -539,6 +591,20 @@ def linear_twin(config: RunConfig, data: PreparedData, detector, scores: np.ndar
                                       None if metrics is None else metrics["protocols"])
     data.notes.append(result["verdict"])
     return result
+
+
+#: above this many rows the linear twin is fitted on a seeded sample of them: a covariance of
+#: 40 features from 200,000 rows is as good as from all, and a full SVD of a million rows takes
+#: seconds that a diagnostic should not cost
+TWIN_FIT_ROWS = 200_000
+
+
+def twin_fit_rows(n_rows: int, seed: int) -> np.ndarray | None:
+    """Sorted row indices the linear twin is fitted on, or None for all rows (small surveys)."""
+    if n_rows <= TWIN_FIT_ROWS:
+        return None
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_rows, size=TWIN_FIT_ROWS, replace=False))
 
 
 def _twin_verdict(rho, twin_protocols, vae_protocols) -> str:
@@ -568,6 +634,12 @@ def run(config: RunConfig | None = None, **options) -> RunResult:
         config = make_config(**options)
     if not config.out:
         raise InputError("No output folder given: pass out=DIR (--out DIR).")
+    from .stream import should_stream
+
+    if should_stream(config):
+        from .stream.run import run_streamed
+
+        return run_streamed(config)
     start = time.perf_counter()
     data = prepare(config)
     labels = deposit_labels(config, data) if data.deposits is not None else None

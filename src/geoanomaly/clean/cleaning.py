@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import ndimage
 
 from ..errors import InputError
+from ..progress import bar
 from ..survey import Grid, Survey
 from .values import DEFAULT_SENTINELS, ParsedColumn, parse_values
 
@@ -223,15 +224,23 @@ def _duplicate_groups(survey: Survey, parsed: dict[str, ParsedColumn]) -> np.nda
     A below-detection cell compares by its limit (coded as minus the limit) and a missing cell
     compares equal only to another missing cell.
     """
-    key = {"_x": np.asarray(survey.x, dtype=float), "_y": np.asarray(survey.y, dtype=float)}
+    x, y = np.asarray(survey.x, dtype=float), np.asarray(survey.y, dtype=float)
+    n = len(x)
+    # only rows that share their coordinates can be duplicates: compare the assays of those
+    # alone (a survey of a million distinct sites then costs one pass over x, y)
+    shared = pd.DataFrame({"_x": x, "_y": y}).duplicated(keep=False).to_numpy()
+    if not shared.any():
+        return np.arange(n)
+    key = {"_x": x[shared], "_y": y[shared]}
     for element, column in parsed.items():
-        code = column.values.copy()
-        code[column.below_detection] = -np.nan_to_num(column.detection_limit[
-            column.below_detection], nan=np.inf)
-        code[column.missing] = np.nan
+        code = column.values[shared]
+        below = column.below_detection[shared]
+        code[below] = -np.nan_to_num(column.detection_limit[shared][below], nan=np.inf)
+        code[column.missing[shared]] = np.nan
         key[element] = code
     frame = pd.DataFrame(key)
-    labels = frame.groupby(list(frame.columns), dropna=False).ngroup().to_numpy()
+    labels = np.arange(n)  # a row with coordinates of its own is a group of its own
+    labels[shared] = n + frame.groupby(list(frame.columns), dropna=False).ngroup().to_numpy()
     _, first_row, inverse = np.unique(labels, return_index=True, return_inverse=True)
     rank = np.empty(first_row.size, dtype=np.int64)
     rank[np.argsort(first_row)] = np.arange(first_row.size)
@@ -313,14 +322,15 @@ def clean(survey: Survey, options: CleaningOptions | None = None
     n_in = survey.n
 
     # a. parse every element column
-    parsed = {
-        element: parse_values(
-            survey.values[element], survey.columns.get(element, element), source,
-            sentinels=options.missing_sentinels,
-            negative_codes_limit=options.negative_is_detection_limit,
-            unit=survey.units.get(element, ""))
-        for element in survey.elements
-    }
+    parsed = {}
+    with bar(len(survey.elements), "cleaning", unit="element") as progress:
+        for element in survey.elements:
+            parsed[element] = parse_values(
+                survey.values[element], survey.columns.get(element, element), source,
+                sentinels=options.missing_sentinels,
+                negative_codes_limit=options.negative_is_detection_limit,
+                unit=survey.units.get(element, ""))
+            progress.update()
     notes: list[str] = []
     decimal_comma = [survey.columns.get(e, e) for e, p in parsed.items() if p.decimal_comma]
     if decimal_comma:
@@ -343,12 +353,18 @@ def clean(survey: Survey, options: CleaningOptions | None = None
 
     values, limits, below, missing, zero = {}, {}, {}, {}, {}
     stats: dict[str, dict] = {}
-    for element, column in parsed.items():
-        values[element] = column.values[keep_idx].copy()
-        below[element] = column.below_detection[keep_idx].copy()
-        limits[element] = column.detection_limit[keep_idx].copy()
-        missing[element] = column.missing[keep_idx].copy()
-        zero[element] = column.zero[keep_idx].copy()
+    every_row = len(keep_idx) == n_in  # no duplicate: the parsed arrays are used as they are
+    for element, column in parsed.items():  # (they are this function's own; saves a copy)
+        if every_row:
+            values[element], below[element] = column.values, column.below_detection
+            limits[element], missing[element] = column.detection_limit, column.missing
+            zero[element] = column.zero
+        else:
+            values[element] = column.values[keep_idx].copy()
+            below[element] = column.below_detection[keep_idx].copy()
+            limits[element] = column.detection_limit[keep_idx].copy()
+            missing[element] = column.missing[keep_idx].copy()
+            zero[element] = column.zero[keep_idx].copy()
         seen = limits[element][np.isfinite(limits[element])]
         stats[element] = {
             "element": element, "column": survey.columns.get(element, element),
@@ -385,6 +401,8 @@ def clean(survey: Survey, options: CleaningOptions | None = None
         if replaced:
             notes.append("Kept one form per element: " + "; ".join(
                 f"{kept} instead of {dropped}" for dropped, kept in replaced.items()) + ".")
+
+    parsed = dict.fromkeys(parsed)  # the names from here on; the arrays live in the dicts above
 
     # d. zeros of short-suite rows are "not analysed"
     names = alive()
@@ -466,6 +484,8 @@ def clean(survey: Survey, options: CleaningOptions | None = None
     if dropped:
         notes.append(f"Dropped {len(dropped)} elements: " + "; ".join(dropped) + ".")
 
+    del limits, below, zero  # not needed any more: a million-row survey's worth of memory
+
     # g. rows with too many gaps are dropped, the rest imputed
     gap = np.column_stack([missing[e] for e in names])
     row_gap = gap.mean(axis=1)
@@ -507,9 +527,10 @@ def clean(survey: Survey, options: CleaningOptions | None = None
     )
     if not keep_row.all():
         kept_survey = kept_survey.subset(keep_row)
-    result = kept_survey.values.to_numpy(dtype=float)
-    if not (np.isfinite(result).all() and (result > 0).all()):  # pragma: no cover - a bug
-        raise AssertionError("cleaning left a non-positive or missing value")
+    for element in names:  # column by column: no second copy of the table
+        result = kept_survey.values[element].to_numpy(dtype=float)
+        if not (np.isfinite(result).all() and (result > 0).all()):  # pragma: no cover - a bug
+            raise AssertionError("cleaning left a non-positive or missing value")
     per_element = pd.DataFrame([stats[e] for e in parsed], columns=_REPORT_COLUMNS)
     imputed = pd.DataFrame({e: (missing[e] & keep_row)[keep_row] for e in names})
     report = CleaningReport(

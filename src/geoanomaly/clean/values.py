@@ -139,37 +139,37 @@ def parse_values(series: pd.Series, column: str, source: str,
         kind[~np.isfinite(number)] = _MISSING
         decimal_comma = False
     else:
-        texts = {v for v in pd.unique(raw) if isinstance(v, str)}
+        # each distinct cell is read once (a million-row column holds a few thousand distinct
+        # texts), then spread back over the rows by its code
+        codes, uniques = pd.factorize(series)  # a Categorical's own codes: no hashing
+        uniques = np.asarray(uniques, dtype=object)
+        texts = {v for v in uniques if isinstance(v, str)}
         decimal_comma = (any(_COMMA_DECIMAL_RE.search(t) for t in texts)
                          and not any(_DOT_DECIMAL_RE.search(t) for t in texts))
-        lookup: dict[object, tuple[int, float] | None] = {}
-        for value in pd.unique(raw):
-            if isinstance(value, str):
-                text = value.strip()
-                if decimal_comma:
-                    text = text.replace(",", ".")
-                lookup[value] = _classify_text(text, unit)
-            elif value is None or (isinstance(value, float) and np.isnan(value)):
-                lookup[value] = (_MISSING, np.nan)
-            else:
-                try:
-                    as_float = float(value)
-                except (TypeError, ValueError):
-                    lookup[value] = None
-                else:
-                    lookup[value] = (_VALUE, as_float) if np.isfinite(as_float) else (
-                        _MISSING, np.nan)
-        for position, value in enumerate(raw):
-            parsed = lookup.get(value) if not _is_nan(value) else (_MISSING, np.nan)
+        unique_kind = np.full(len(uniques) + 1, _MISSING, dtype=np.int8)  # last: empty cells
+        unique_number = np.full(len(uniques) + 1, np.nan)
+        understood = np.ones(len(uniques) + 1, dtype=bool)
+        plain = np.zeros(len(uniques), dtype=bool)
+        if not decimal_comma:
+            plain = _plain_numbers(uniques, unique_kind, unique_number)
+        for i in np.flatnonzero(~plain):
+            value = uniques[i]
+            parsed = _classify_value(value, decimal_comma, unit)
             if parsed is None:
-                text = str(value).strip()
-                hint = ""
-                if _COMMA_DECIMAL_RE.search(text):
-                    hint = (" (comma decimals are read only when the whole column uses them, "
-                            "and this column also holds decimal points)")
-                raise _junk_error(source, column, _line_number(series.index, position),
-                                  text, hint)
-            kind[position], number[position] = parsed
+                understood[i] = False
+            else:
+                unique_kind[i], unique_number[i] = parsed
+        codes = np.where(codes < 0, len(uniques), codes)
+        if not understood.all():
+            position = int(np.flatnonzero(~understood[codes])[0])
+            text = str(raw[position]).strip()
+            hint = ""
+            if _COMMA_DECIMAL_RE.search(text):
+                hint = (" (comma decimals are read only when the whole column uses them, "
+                        "and this column also holds decimal points)")
+            raise _junk_error(source, column, _line_number(series.index, position), text, hint)
+        kind = unique_kind[codes]
+        number = unique_number[codes]
 
     is_number = kind == _VALUE
     is_sentinel = is_number & np.isin(number, list(sentinel_set))
@@ -202,5 +202,50 @@ def parse_values(series: pd.Series, column: str, source: str,
     )
 
 
-def _is_nan(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
+#: a plain decimal number, optionally padded with spaces (ASCII only: anything else, codes
+#: included, is read by _classify_text one by one)
+_PLAIN_NUMBER = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$"
+
+
+def _plain_numbers(uniques, kind: np.ndarray, number: np.ndarray) -> np.ndarray:
+    """Mark the distinct cells that are texts of plain numbers and read them all at once.
+
+    pyarrow's parser rounds correctly, as Python's float() in _classify_text does, so the
+    numbers are the same to the bit; returns the mask of the cells read here (kind and number
+    filled in place)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    is_text = np.fromiter((isinstance(v, str) for v in uniques), dtype=bool, count=len(uniques))
+    done = np.zeros(len(uniques), dtype=bool)
+    if not is_text.any():
+        return done
+    where = np.flatnonzero(is_text)
+    texts = pa.array(np.asarray(uniques, dtype=object)[where], type=pa.string())
+    match = pc.match_substring_regex(texts, _PLAIN_NUMBER).to_numpy(zero_copy_only=False)
+    if not match.any():
+        return done
+    picked = texts.filter(pa.array(match))
+    values = pc.cast(pc.utf8_trim_whitespace(picked), pa.float64()).to_numpy(
+        zero_copy_only=False)
+    rows = where[match]
+    kind[rows] = _VALUE
+    number[rows] = values
+    done[rows] = True
+    return done
+
+
+def _classify_value(value, decimal_comma: bool, unit: str) -> tuple[int, float] | None:
+    """(kind, number) of one distinct cell (text or number), or None when not understood."""
+    if isinstance(value, str):
+        text = value.strip()
+        if decimal_comma:
+            text = text.replace(",", ".")
+        return _classify_text(text, unit)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return _MISSING, np.nan
+    try:
+        as_float = float(value)
+    except (TypeError, ValueError):
+        return None
+    return (_VALUE, as_float) if np.isfinite(as_float) else (_MISSING, np.nan)

@@ -116,6 +116,41 @@ class DeepDetector(Detector):
             lambda chunk: self._score_tensor(torch.addcmul(shift, chunk, inverse), state), X,
             device, chunk_rows=self._score_chunk_rows())
 
+    def score_columns(self, XT: np.ndarray) -> np.ndarray:
+        """One score per column of (features, n) float32 data that is clean and finite (the
+        layout of a streamed window: stream/scoring.py), without transposing it to rows.
+
+        Detectors with a column-wise score (``_columns_score``) run it on the CPU, the
+        detector's standardisation one fused multiply-add per chunk; the others score the
+        transposed view with ``anomaly_score``. Equal to ``anomaly_score`` to float32 rounding."""
+        import torch
+
+        from . import torch_training as tt
+
+        check_is_fitted(self, "network_")
+        if XT.ndim != 2 or XT.shape[0] != self.n_features_in_:
+            raise InputError(f"expected ({self.n_features_in_}, n) columns, got {XT.shape}.")
+        if not self._has_columns_score() or self.device_ != "cpu":
+            return self.anomaly_score(XT.T)
+        inverse = torch.as_tensor(1.0 / self.scale_, dtype=torch.float32).unsqueeze(1)
+        shift = torch.as_tensor(-self.mean_ / self.scale_, dtype=torch.float32).unsqueeze(1)
+        self.network_.eval()
+        out = np.empty(XT.shape[1], dtype=np.float64)
+        step = tt.SCORE_CHUNK_ROWS
+        with torch.inference_mode():
+            for start in range(0, XT.shape[1], step):
+                chunk = torch.from_numpy(XT[:, start:start + step])
+                out[start:start + chunk.shape[1]] = \
+                    self._columns_score(torch.addcmul(shift, chunk, inverse)).numpy()
+        return out
+
+    def _has_columns_score(self) -> bool:
+        return False
+
+    def _columns_score(self, xT):
+        """Standardised (features, n) float32 columns -> one score per column (scratch: xT)."""
+        raise NotImplementedError
+
     def _scoring_state(self, device):
         """Per-call state for ``_score_tensor`` (the VAE's seeded sampling generator)."""
         return None
@@ -195,6 +230,18 @@ class AutoencoderDetector(DeepDetector):
             raise InputError(f"score={self.score!r} is not known for the autoencoder; use recon "
                              "or enrich.")
 
+    def _has_columns_score(self) -> bool:
+        return True
+
+    def _columns_score(self, xT):
+        from . import torch_training as tt
+
+        x_hat = tt.forward_columns(tt.linear_chain(self.network_), xT)
+        error = xT.sub_(x_hat)
+        if self.score == "enrich":
+            error.clamp_min_(0.0)
+        return column_weighted_sum(error.square_(), self.feature_weights)
+
     def _score_tensor(self, batch, state=None):
         import torch
 
@@ -220,6 +267,16 @@ def weighted_sum(per_feature, weights):
         raise InputError(f"feature_weights has {w.shape[0]} weights for {per_feature.shape[-1]} "
                          "features.")
     return per_feature @ w
+
+
+def column_weighted_sum(per_feature, weights):
+    """:func:`weighted_sum` over the first (feature) axis of (d, n) columns."""
+    if weights is None:
+        return per_feature.sum(dim=0)
+    import torch
+
+    w = torch.as_tensor(list(weights), dtype=per_feature.dtype, device=per_feature.device)
+    return w @ per_feature
 
 
 def _standardisation(X: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -400,6 +400,20 @@ def feature_major_forward(layers, x: torch.Tensor, keep_rows: tuple | None = Non
     raise ValueError("feature_major_forward needs a chain that ends with an nn.Linear")
 
 
+def forward_columns(layers, h: torch.Tensor) -> torch.Tensor:
+    """:func:`feature_major_forward` on data that is already feature-major: ``h`` is
+    (width, n), and so is the result (the last Linear's outputs by row). The streamed path keeps
+    a window's cells as columns from the read to the score (stream/scoring.py)."""
+    for layer in layers:
+        if isinstance(layer, nn.Linear):
+            h = torch.addmm(layer.bias.unsqueeze(1), layer.weight, h)
+        elif isinstance(layer, nn.ReLU):
+            h = h.relu_()
+        else:
+            h = layer(h)
+    return h
+
+
 def linear_chain(*modules: nn.Module) -> list[nn.Module]:
     """The leaf layers of ``modules`` (Sequentials flattened) in order, for
     :func:`feature_major_forward`."""

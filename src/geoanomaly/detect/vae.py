@@ -312,6 +312,44 @@ class VAEDetector(DeepDetector):
                 + signed_kl.clamp_min(0.0)
         raise InputError(f"score={score!r} is not known; use one of {', '.join(SCORES)}.")
 
+    def _has_columns_score(self) -> bool:
+        return self.score in ("recon", "enrich", "kl", "enrich-elbo") and \
+            self.decoder_variance != "sample"
+
+    def _columns_score(self, xT):
+        """recon, enrich, kl and enrich-elbo of (d, n) columns (scratch: xT), with the
+        activations feature-major throughout; the same formulas as ``_score_named``."""
+        import torch
+
+        from . import torch_training as tt
+        from .autoencoder import column_weighted_sum
+
+        net = self.network_
+        latent = int(self.latent_dim)
+        z = tt.forward_columns(tt.linear_chain(net["encoder"], net["z_params"]), xT)
+        z_mu = z[:latent]
+        x_mu = tt.forward_columns(tt.linear_chain(net["decoder"], net["x_mu"]), z_mu)
+        if self.score in ("recon", "enrich"):
+            error = xT.sub_(x_mu)
+            if self.score == "enrich":
+                error.clamp_min_(0.0)
+            return column_weighted_sum(error.square_(), self.feature_weights)
+        z_logvar = z[latent:].clamp(LOGVAR_MIN, LOGVAR_MAX)
+        kl = 0.5 * (z_mu.square() + z_logvar.exp() - 1.0 - z_logvar).sum(dim=0)
+        if self.score == "kl":
+            return kl
+        origin = torch.zeros((1, latent), dtype=x_mu.dtype)
+        background, x_logvar = self._decode(net, origin)
+        # the side of the background: the weighted sum is linear, so w.(x_mu - b) = w.x_mu - w.b
+        sign = (column_weighted_sum(x_mu, self.feature_weights)
+                - column_weighted_sum(background.reshape(-1, 1), self.feature_weights)).sign()
+        excess = torch.sub(xT, x_mu, out=xT).clamp_min_(0.0).square_()
+        precision = (-x_logvar).exp().expand(x_mu.shape[0])
+        weights = self._likelihood_weights()
+        if weights is not None:
+            precision = precision * torch.as_tensor(weights, dtype=precision.dtype)
+        return 0.5 * (precision @ excess) + (sign * kl).clamp_min(0.0)
+
     def _enrichment_sign(self, x_mu):
         """+1 where the decoded latent mean lies above the decoded prior mean (z = 0) in the
         weighted sum of features, -1 below: the side of the background a latent shift is on."""

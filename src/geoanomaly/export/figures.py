@@ -24,6 +24,12 @@ SCORE_LABEL = "anomaly score (higher = more anomalous)"
 UNCERTAINTY_CMAP = "YlOrRd"
 UNCERTAINTY_LABEL = "score_std: spread of the member ranks (higher = less certain)"
 DEPOSIT_STYLE = dict(marker="*", s=140, c="red", edgecolors="black", linewidths=0.7, zorder=5)
+#: above this many samples a point map is drawn as a raster of the highest score per pixel: a
+#: million-dot scatter takes most of a large run's time and its dots overlap into the same
+#: picture anyway
+MAX_SCATTER_POINTS = 200_000
+#: pixels along the longer side of that raster (the map's axes are about 600 pixels wide)
+AGGREGATE_PIXELS = 500
 
 
 def _get(obj, *names, default=None):
@@ -106,6 +112,29 @@ def _plot_deposits(ax, deposits, label):
     return ax.scatter(dx, dy, label=f"{label} ({dx.size})", **DEPOSIT_STYLE)
 
 
+def aggregate_points(x, y, values, pixels: int = AGGREGATE_PIXELS):
+    """(image, extent): the highest value of the points in each square pixel of a raster whose
+    longer side has ``pixels`` pixels (NaN where no point falls), and its extent (left, right,
+    bottom, top) for ``imshow(origin="upper")``. The highest, not the mean, so that an
+    anomalous sample stays visible among its neighbours; points with a NaN value are left out."""
+    x, y, values = (np.asarray(v, dtype=float).ravel() for v in (x, y, values))
+    keep = np.isfinite(x) & np.isfinite(y) & np.isfinite(values)
+    x, y, values = x[keep], y[keep], values[keep]
+    if x.size == 0:
+        return np.full((1, 1), np.nan), (0.0, 1.0, 0.0, 1.0)
+    left, top = float(x.min()), float(y.max())
+    span = max(float(x.max()) - left, top - float(y.min()))
+    size = span / pixels if span > 0 else 1.0
+    width = max(1, min(pixels, math.ceil((float(x.max()) - left) / size - 1e-9)))
+    height = max(1, min(pixels, math.ceil((top - float(y.min())) / size - 1e-9)))
+    col = np.minimum(((x - left) / size).astype(np.int64), width - 1)
+    row = np.minimum(((top - y) / size).astype(np.int64), height - 1)
+    image = np.full(height * width, -np.inf)
+    np.maximum.at(image, row * width + col, values)
+    image[np.isneginf(image)] = np.nan
+    return image.reshape(height, width), (left, left + width * size, top - height * size, top)
+
+
 def score_map(
     score,
     *,
@@ -122,6 +151,7 @@ def score_map(
     clip_percentiles: tuple[float, float] | None = (1.0, 99.0),
     cmap: str = SCORE_CMAP,
     colorbar_label: str = SCORE_LABEL,
+    max_points: int = MAX_SCATTER_POINTS,
 ) -> bytes:
     """Map of anomaly scores with known deposits; PNG bytes.
 
@@ -132,6 +162,8 @@ def score_map(
     :func:`geoanomaly.grid.idw_grid`) is drawn underneath and noted as interpolated.
     ``deposits`` is ``(x, y)`` arrays in the same CRS. ``crs`` defaults to ``grid.crs``.
     ``cmap`` / ``colorbar_label`` restyle it for another quantity (the uncertainty map).
+    More than ``max_points`` samples are drawn as a raster of the highest score per pixel
+    (:func:`aggregate_points`), said in the title, instead of one dot each.
     """
     from matplotlib.lines import Line2D
     from matplotlib.patheffects import withStroke
@@ -169,20 +201,30 @@ def score_map(
             bg_image, bg_grid = background
             ax.imshow(np.ma.masked_invalid(np.asarray(bg_image, dtype=float)), extent=_grid_extent(bg_grid),
                       origin="upper", interpolation="nearest", alpha=0.55, **common)
+        if len(x) > max_points:
+            image, extent = aggregate_points(x, y, score_arr)
+            mappable = ax.imshow(np.ma.masked_invalid(image), extent=extent, origin="upper",
+                                 interpolation="nearest", **common)
+            drawn = (f"{len(x):,} samples: highest score per pixel "
+                     f"({image.shape[1]} x {image.shape[0]})")
+            classes = None  # no dot sizes to show them by
         if classes is not None:
             cls = np.nan_to_num(np.asarray(classes, dtype=float), nan=0.0)
             sizes = 8.0 + 16.0 * np.clip(cls, 0, None)
         else:
             cls, sizes = None, np.full(len(x), 10.0)
-        order = np.argsort(np.nan_to_num(score_arr, nan=-np.inf))  # high scores drawn on top
-        mappable = ax.scatter(x[order], y[order], c=score_arr[order], s=sizes[order],
-                              edgecolors="none", **common)
+        if len(x) <= max_points:
+            order = np.argsort(np.nan_to_num(score_arr, nan=-np.inf))  # high scores on top
+            mappable = ax.scatter(x[order], y[order], c=score_arr[order], s=sizes[order],
+                                  edgecolors="none", **common)
         if cls is not None:
             for level in np.unique(cls.astype(int)):
                 name = _name_for(level, class_names)
                 handles.append(ax.scatter([], [], s=8.0 + 16.0 * max(level, 0), c="grey",
                                           label=f"class {name}"))
-        if background is not None:
+        if len(x) > max_points:
+            title = f"{title}\n{drawn}" + (", IDW behind" if background is not None else "")
+        elif background is not None:
             title = f"{title} (background interpolated by IDW; dots are samples)"
 
     deposit_handle = _plot_deposits(ax, deposits, deposit_label)

@@ -109,12 +109,23 @@ def write_outputs(config, data, detector, scores, classes, thresholds, metrics, 
     ``score_std`` (ensembles / fusion): the spread of the member ranks per sample / cell; it
     adds the score_std column and uncertainty.tif. None (a single detector) leaves them out.
     """
+    from ..progress import showing
+
+    with showing(getattr(config, "progress", False)):
+        return _write_outputs(config, data, detector, scores, classes, thresholds, metrics,
+                              labels, seconds, score_std, description)
+
+
+def _write_outputs(config, data, detector, scores, classes, thresholds, metrics, labels,
+                   seconds, score_std, description) -> list[str]:
     from ..detect.persistence import save_detector
+    from ..progress import bar
     from .report import build_report
     from .writers import write_grid_geotiff, write_json, write_points_gpkg, write_scores_csv, write_yaml
 
     survey = data.survey
     out_dir = Path(config.out)
+    steps = bar(6 + (score_std is not None), "writing: interpolating the map", unit="file")
     extra = {}
     id_col = _sample_id_column(survey)
     if id_col is not None:
@@ -125,17 +136,25 @@ def write_outputs(config, data, detector, scores, classes, thresholds, metrics, 
         score_std = np.asarray(score_std, dtype=float)
         extra = {"score_std": score_std, **extra}
 
-    map_grid, map_values, interpolated = _map_grid(config, data, scores)
-    std_values = None
-    if score_std is not None:
-        std_grid, std_values, _ = _map_grid(config, data, score_std)
-        if (std_grid.transform, std_grid.width, std_grid.height) != \
-                (map_grid.transform, map_grid.width, map_grid.height) or \
-                not np.array_equal(std_grid.valid, map_grid.valid):  # pragma: no cover
-            raise RuntimeError("uncertainty map grid differs from the anomaly map grid")
-    with OutputStaging(out_dir) as staging:
+    try:
+        map_grid, map_values, interpolated = _map_grid(config, data, scores)
+        std_values = None
+        if score_std is not None:
+            std_grid, std_values, _ = _map_grid(config, data, score_std)
+            if (std_grid.transform, std_grid.width, std_grid.height) != \
+                    (map_grid.transform, map_grid.width, map_grid.height) or \
+                    not np.array_equal(std_grid.valid, map_grid.valid):  # pragma: no cover
+                raise RuntimeError("uncertainty map grid differs from the anomaly map grid")
+    except BaseException:
+        steps.close()
+        raise
+    steps.update()
+    with steps, OutputStaging(out_dir) as staging:
+        steps.set_description("writing scores.csv")
         write_scores_csv(staging.path("scores.csv"), survey.x, survey.y, scores, classes,
                          class_names=thresholds.class_names, extra=extra)
+        steps.update()
+        steps.set_description("writing anomaly.tif")
         tags = {"SCORE": metrics["score"] if metrics else config.model,
                 "INTERPOLATED": "yes (inverse distance weighting of sample scores)"
                 if interpolated else "no", "MODEL": config.model, "SEED": str(config.seed)}
@@ -143,7 +162,9 @@ def write_outputs(config, data, detector, scores, classes, thresholds, metrics, 
                            description=("interpolated anomaly score (IDW), higher = more anomalous"
                                         if interpolated else "anomaly score, higher = more anomalous"),
                            tags=tags)
+        steps.update()
         if score_std is not None:
+            steps.set_description("writing uncertainty.tif")
             members = getattr(detector, "members", [])
             write_grid_geotiff(
                 staging.path("uncertainty.tif"), map_grid, std_values,
@@ -154,14 +175,8 @@ def write_outputs(config, data, detector, scores, classes, thresholds, metrics, 
                 tags={**tags, "SCORE": "score_std of " + tags["SCORE"],
                       "MEMBERS": "; ".join(m.label() for m in members),
                       "COMBINE": getattr(detector, "combine", "")})
-        if not survey.is_grid:
-            columns = {"score": scores, "class": classes,
-                       "class_name": np.asarray(thresholds.class_names, dtype=object)[classes]}
-            columns.update(extra)
-            for element in survey.elements:
-                columns[f"{element}_{survey.units.get(element) or 'value'}"] = \
-                    survey.values[element].to_numpy()
-            write_points_gpkg(staging.path("anomalies.gpkg"), survey.x, survey.y, survey.crs, columns)
+            steps.update()
+        steps.set_description("writing the model")
         if metrics is not None:
             write_json(staging.path("metrics.json"), metrics)
         record = run_record(config, data, detector, seconds, description or config.model)
@@ -183,10 +198,24 @@ def write_outputs(config, data, detector, scores, classes, thresholds, metrics, 
         write_json(staging.path("model/preprocessing.json"), {
             "elements": survey.elements, "units": survey.units,
             "transform": data.transformer.to_dict(), "features": list(data.feature_names)})
+        steps.update()
+        steps.set_description("writing report.html")
         build_report(staging.path("report.html"), _report_context(
             config, data, scores, classes, thresholds, metrics, labels, record,
             map_grid, map_values, interpolated,
             uncertainty=None if score_std is None else (score_std, std_values, detector)))
+        steps.update()
+        steps.set_description("writing anomalies.gpkg")
+        if not survey.is_grid:
+            columns = {"score": scores, "class": classes,
+                       "class_name": np.asarray(thresholds.class_names, dtype=object)[classes]}
+            columns.update(extra)
+            for element in survey.elements:
+                columns[f"{element}_{survey.units.get(element) or 'value'}"] = \
+                    survey.values[element].to_numpy()
+            write_points_gpkg(staging.path("anomalies.gpkg"), survey.x, survey.y, survey.crs,
+                              columns)
+        steps.update()
     return sorted({str(p.relative_to(out_dir)).split("/")[0] for p in staging.published})
 
 
@@ -332,9 +361,20 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         ca_png=ca_png, class_counts=counts, class_lower_bounds=lower,
         cleaning_table=cleaning.to_html(), cleaning_notes=list(cleaning.notes),
         reader_notes=list(data.raw.notes) + list(data.notes)
-        + ([] if data.deposits is None else list(data.deposits.notes)),
+        + ([] if data.deposits is None else list(data.deposits.notes)) + _map_notes(survey),
         warnings=list(data.warnings),
         config_yaml=yaml.safe_dump(record["config"], sort_keys=False))
+
+
+def _map_notes(survey) -> list[str]:
+    """How the score map was drawn when it is not one dot per sample."""
+    from .figures import MAX_SCATTER_POINTS
+
+    if survey.is_grid or survey.n <= MAX_SCATTER_POINTS:
+        return []
+    return [f"Score map: the {survey.n:,} samples (more than {MAX_SCATTER_POINTS:,}) are drawn "
+            "as a raster of the highest score of the samples in each pixel, not as one dot "
+            "each; scores.csv and anomalies.gpkg hold every sample."]
 
 
 def _guidance_html(guidance: dict) -> str:

@@ -19,6 +19,7 @@ import dataclasses
 import datetime as _dt
 import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 
@@ -55,7 +56,10 @@ def write_scores_csv(path, x, y, score, cls=None, class_names=None, extra: Mappi
         if len(cls) != n:
             raise ValueError(f"cls has {len(cls)} entries for {n} scores")
         table["class"] = pd.array(cls, dtype="Int64")
-        table["class_name"] = [_class_name(c, class_names) for c in cls]
+        # each class named once, then spread over the rows (a million rows, a handful of classes)
+        codes, distinct = pd.factorize(pd.Series(cls), use_na_sentinel=False)
+        names = np.asarray([_class_name(c, class_names) for c in distinct] + [""], dtype=object)
+        table["class_name"] = names[codes]
     for name, column in (extra or {}).items():
         column = np.asarray(column)
         if len(column) != n:
@@ -64,8 +68,55 @@ def write_scores_csv(path, x, y, score, cls=None, class_names=None, extra: Mappi
             raise ValueError(f"extra column {name!r} clashes with a standard column")
         table[str(name)] = column
     path = Path(path)
-    table.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+    _write_csv_fast(path, table)
     return path
+
+
+def _write_csv_fast(path: Path, table) -> None:
+    """``table.to_csv(path, index=False, float_format="%.10g", lineterminator="\\n")``, the same
+    bytes, about twice as fast on a million rows: each column is formatted once into a list of
+    strings (floats with "%.10g", empty where missing) and the rows go through the csv writer
+    that pandas itself uses, with its quoting. Column kinds it does not know go to pandas."""
+    import csv
+
+    import pandas as pd
+
+    for name in table.columns:
+        column = table[name]
+        if not (column.dtype.kind in "fiub" or isinstance(column.dtype, pd.Int64Dtype) or
+                (column.dtype.kind in "OU" and all(
+                    isinstance(v, str) or v is None or v is pd.NA or
+                    (isinstance(v, float) and math.isnan(v)) for v in pd.unique(column)))):
+            table.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+            return  # pragma: no cover - no such column in a run's scores
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([str(c) for c in table.columns])
+        for start in range(0, len(table), _CSV_CHUNK_ROWS):  # a chunk's strings at a time
+            chunk = table.iloc[start:start + _CSV_CHUNK_ROWS]
+            writer.writerows(zip(*(_csv_text(chunk[name]) for name in table.columns)))
+
+
+_CSV_CHUNK_ROWS = 100_000
+
+
+def _csv_text(column) -> list[str]:
+    """The cells of one column as pandas' to_csv writes them (floats "%.10g", "" if missing)."""
+    import pandas as pd
+
+    if column.dtype.kind == "f":
+        values = column.to_numpy()
+        text = ["%.10g" % v for v in values.tolist()]
+        missing = np.flatnonzero(np.isnan(values))
+    elif column.dtype.kind in "OU":
+        text = column.to_numpy(dtype=object).tolist()
+        missing = np.flatnonzero(column.isna().to_numpy())
+    else:  # integers, nullable integers, booleans
+        text = [str(v) for v in column.to_numpy(dtype=object, na_value=None).tolist()]
+        missing = np.flatnonzero(column.isna().to_numpy())
+    for i in missing.tolist():
+        text[i] = ""
+    return text
 
 
 def _class_name(value, class_names) -> str:
@@ -174,9 +225,13 @@ def write_points_gpkg(path, x, y, crs, columns: Mapping | None = None, layer: st
 
     ``crs`` is a pyproj CRS, anything pyproj reads, or None (layer without CRS). Writing a
     second layer name to the same file adds the layer; the same name replaces it.
-    """
-    import geopandas as gpd
 
+    The layer goes to GDAL in one call as an Arrow table (geometry as WKB), not row by row
+    through Python objects; a million points with 45 attributes take seconds, most of it the
+    spatial index, which QGIS needs to draw the layer quickly. SQLite's journal and fsync are
+    off while writing: the file is written into the run's staging folder and only moved into
+    place when the whole run succeeded, so an interrupted write is thrown away anyway.
+    """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     data = {}
@@ -187,10 +242,64 @@ def write_points_gpkg(path, x, y, crs, columns: Mapping | None = None, layer: st
         if str(name).lower() in ("geometry", "geom", "fid"):
             raise ValueError(f"column name {name!r} is reserved in a GeoPackage")
         data[str(name)] = column
-    frame = gpd.GeoDataFrame(data, geometry=gpd.points_from_xy(x, y), crs=crs)
     path = Path(path)
-    frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+    try:
+        _write_points_arrow(path, x, y, crs, data, layer)
+    except (ImportError, NotImplementedError):  # pragma: no cover - GDAL < 3.8 or old pyogrio
+        import geopandas as gpd
+
+        frame = gpd.GeoDataFrame(data, geometry=gpd.points_from_xy(x, y), crs=crs)
+        frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
     return path
+
+
+#: GDAL settings while a GeoPackage is written (see write_points_gpkg): no rollback journal,
+#: no fsync, and a page cache large enough for the R-tree of a million points (MB)
+_GPKG_WRITE_OPTIONS = {"OGR_SQLITE_JOURNAL": "OFF", "OGR_SQLITE_SYNCHRONOUS": "OFF",
+                       "OGR_SQLITE_CACHE": "256"}
+
+
+def _write_points_arrow(path: Path, x, y, crs, data: dict, layer: str) -> None:
+    import pyarrow as pa
+    import pyogrio
+    import shapely
+
+    columns = {}
+    for name, column in data.items():
+        if column.dtype.kind == "O":  # text (ids, class names): strings, null where missing
+            try:
+                column = pa.array(column, type=pa.string(), from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all str: written as text
+                column = pa.array([None if _missing(v) else str(v) for v in column],
+                                  type=pa.string())
+        columns[name] = column
+    columns["geometry"] = shapely.to_wkb(shapely.points(x, y))
+    table = pa.table(columns)
+    previous = {key: pyogrio.get_gdal_config_option(key) for key in _GPKG_WRITE_OPTIONS}
+    pyogrio.set_gdal_config_options(_GPKG_WRITE_OPTIONS)
+    try:
+        with warnings.catch_warnings():  # a survey without a CRS gets a layer without one
+            warnings.filterwarnings("ignore", message="'crs' was not provided")
+            pyogrio.write_arrow(table, path, layer=layer, driver="GPKG",
+                                geometry_name="geometry", geometry_type="Point",
+                                crs=_crs_text(crs), encoding="UTF-8")
+    finally:
+        pyogrio.set_gdal_config_options(previous)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _crs_text(crs) -> str | None:
+    """"EPSG:n" when the CRS has a code (what GIS tools show), else its WKT; None: no CRS."""
+    if crs is None:
+        return None
+    from pyproj import CRS
+
+    parsed = CRS.from_user_input(crs)
+    epsg = parsed.to_epsg()
+    return f"EPSG:{epsg}" if epsg else parsed.to_wkt()
 
 
 # ---------------------------------------------------------------- JSON / YAML

@@ -125,7 +125,8 @@ def idw_grid(
     for start in range(0, height * width, _QUERY_CHUNK):
         flat = np.arange(start, min(start + _QUERY_CHUNK, height * width))
         centres = np.column_stack([cx[flat % width], cy[flat // width]])
-        dist, idx = tree.query(centres, k=k_eff, distance_upper_bound=max_distance)
+        dist, idx = tree.query(centres, k=k_eff, distance_upper_bound=max_distance,
+                               workers=-1)  # all cores; the same neighbours
         dist = dist.reshape(len(flat), k_eff)
         idx = idx.reshape(len(flat), k_eff)
         found = np.isfinite(dist)  # missing neighbours come back as inf, index len(x)

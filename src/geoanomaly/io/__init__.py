@@ -49,12 +49,18 @@ def read_survey(sources: list[str], *, x=None, y=None, crs=None, elements=None) 
 
 
 def _read_grid_survey(paths: list[Path], *, crs, elements) -> Survey:
-    survey = read_rasters([str(p) for p in paths])
+    return apply_grid_options(read_rasters([str(p) for p in paths]), crs=crs, elements=elements)
+
+
+def apply_grid_options(survey: Survey, *, crs, elements) -> Survey:
+    """--crs (when the grids have none) and --elements on a survey read from grids (whole, or
+    the sampled cells of a streamed run)."""
     if crs is not None:
         given = parse_crs(crs)
         if survey.crs is None:
             survey.crs = given
-            survey.grid.crs = given
+            if survey.grid is not None:
+                survey.grid.crs = given
             survey.notes.append(f"CRS {crs_label(given)} as given with --crs (the grids have none).")
         elif not given.equals(survey.crs):
             survey.notes.append(f"--crs {crs} ignored: the grids declare {crs_label(survey.crs)}.")

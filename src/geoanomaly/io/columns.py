@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 
+import numpy as np
 import pandas as pd
 
 from geoanomaly.errors import InputError
@@ -205,15 +206,21 @@ def text_fraction(column: pd.Series) -> float:
     """Share of the non-empty values that are neither numbers nor below-detection flags."""
     if column.dtype.kind in "biufc":
         return 0.0
-    if (pd.to_numeric(column, errors="coerce").notna() == column.notna()).all():
+    # decided once per distinct value, weighted by how often it occurs (a lab column of a
+    # million rows holds a few thousand distinct texts)
+    codes, uniques = pd.factorize(column)
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    if (pd.to_numeric(distinct, errors="coerce").notna() == distinct.notna()).all():
         return 0.0  # fast path: every value a number
-    values = column.dropna().astype(str)
-    values = values[values.str.strip() != ""]
-    if values.empty:
+    text = distinct.astype(str)
+    filled = (text.str.strip() != "").to_numpy()
+    if not (counts * filled).sum():
         return 0.0
-    numeric = pd.to_numeric(values.str.strip(), errors="coerce").notna()
-    flags = values[~numeric].str.match(_FLAG_VALUE)
-    return float((~numeric).sum() - flags.sum()) / len(values)
+    numeric = pd.to_numeric(text.str.strip(), errors="coerce").notna().to_numpy()
+    flags = text.str.match(_FLAG_VALUE).to_numpy(dtype=bool)
+    n_text = ((~numeric & ~flags & filled) * counts).sum()
+    return float(n_text) / float((counts * filled).sum())
 
 
 def _unique_key(element: str, taken: set[str]) -> str:

@@ -91,19 +91,37 @@ def _check_same_grid(src, ref, path: Path, ref_path: Path) -> None:
                          "; reproject them onto one grid first, e.g. with gdalwarp -t_srs.")
 
 
-def read_rasters(paths: list[str]) -> Survey:
-    """Element grids (one multi-band file, several single-band files, or folders) as a Survey."""
+def element_keys(bands: list[_Band]) -> tuple[list[str], dict[str, str], dict[str, str], list[str]]:
+    """Each band's element key (Cu, Cu_2 for a second Cu band), its unit and source label, and
+    the band names that are not named like elements. One rule for the in-memory and the
+    streamed reader (stream/stack.py), so both give the same columns."""
+    keys: list[str] = []
+    units: dict[str, str] = {}
+    columns: dict[str, str] = {}
+    unnamed: list[str] = []
+    for band in bands:
+        parsed = parse_element_column(band.name)
+        element, unit = parsed if parsed is not None else (band.name, "")
+        if parsed is None:
+            unnamed.append(band.name)
+        key, k = element, 2
+        while key in units:
+            key, k = f"{element}_{k}", k + 1
+        keys.append(key)
+        units[key] = unit
+        columns[key] = band.label
+    return keys, units, columns, unnamed
+
+
+def scan_bands(files: list[Path]) -> tuple[list[_Band], list[float | None], _RefGrid]:
+    """Every band of ``files`` (names, labels, nodata values) after checking that all lie on
+    the first file's grid; no cell is read. Shared by the in-memory and the streamed reader."""
     import rasterio
     from rasterio.errors import RasterioIOError
 
-    files = expand_raster_paths([str(p) for p in paths])
-    if not files:
-        raise InputError("No GeoTIFF given: pass a folder of element grids or .tif files.")
-    notes: list[str] = []
     bands: list[_Band] = []
-    arrays: list[np.ndarray] = []
+    nodata: list[float | None] = []
     ref: _RefGrid | None = None
-    ref_path = files[0]
     for path in files:
         try:
             src = rasterio.open(path)
@@ -114,12 +132,30 @@ def read_rasters(paths: list[str]) -> Survey:
             if ref is None:
                 ref = _RefGrid(src.height, src.width, src.transform, src.crs)
             else:
-                _check_same_grid(src, ref, path, ref_path)
+                _check_same_grid(src, ref, path, files[0])
             for index in range(1, src.count + 1):
                 name = _band_name(path, index, src.count, src.descriptions[index - 1])
                 label = path.name if src.count == 1 else f"{path.name} band {index}"
                 bands.append(_Band(name, label, path, index))
-                data = src.read(index, masked=True).astype("float64")
+                nodata.append(src.nodatavals[index - 1])
+    return bands, nodata, ref
+
+
+def read_rasters(paths: list[str]) -> Survey:
+    """Element grids (one multi-band file, several single-band files, or folders) as a Survey."""
+    import rasterio
+
+    files = expand_raster_paths([str(p) for p in paths])
+    if not files:
+        raise InputError("No GeoTIFF given: pass a folder of element grids or .tif files.")
+    notes: list[str] = []
+    bands, _, ref = scan_bands(files)
+    ref_path = files[0]
+    arrays: list[np.ndarray] = []
+    for path in dict.fromkeys(b.path for b in bands):
+        with rasterio.open(path) as src:
+            for band in (b for b in bands if b.path == path):
+                data = src.read(band.index, masked=True).astype("float64")
                 arrays.append(np.ma.filled(data, np.nan))
 
     height, width, transform, rio_crs = ref.height, ref.width, ref.transform, ref.crs
@@ -131,21 +167,8 @@ def read_rasters(paths: list[str]) -> Survey:
                          "check the files' nodata value.")
     rows, cols = np.nonzero(valid)
 
-    values: dict[str, np.ndarray] = {}
-    units: dict[str, str] = {}
-    columns: dict[str, str] = {}
-    unnamed: list[str] = []
-    for band, grid_values in zip(bands, stack):
-        parsed = parse_element_column(band.name)
-        element, unit = parsed if parsed is not None else (band.name, "")
-        if parsed is None:
-            unnamed.append(band.name)
-        key, k = element, 2
-        while key in values:
-            key, k = f"{element}_{k}", k + 1
-        values[key] = grid_values[rows, cols]
-        units[key] = unit
-        columns[key] = band.label
+    keys, units, columns, unnamed = element_keys(bands)
+    values = {key: grid_values[rows, cols] for key, grid_values in zip(keys, stack)}
     if unnamed:
         notes.append(f"Bands {', '.join(unnamed)} are not named like elements (Cu, Cu_ppm, ...); "
                      "kept under those names.")

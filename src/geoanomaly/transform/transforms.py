@@ -169,6 +169,30 @@ class Transformer:
         array, names = self._table(values)
         return (self._raw(array, names) - self.center_) / self.scale_
 
+    def transform_columns(self, columns: np.ndarray) -> np.ndarray:
+        """Cleaned float32 values as columns ((elements, n): finite, > 0, the fitted elements
+        in order) -> scaled float32 features as columns, in place where the shape allows:
+        the per-window step of a streamed grid (stream/scoring.py), without the checks and the
+        float64 copies of ``transform``. Equal to ``transform`` to float32 rounding."""
+        a = np.asarray(columns, dtype=np.float32)
+        if self.method == "log10":
+            np.log10(a, out=a)
+        elif self.method != "none":
+            np.log(a, out=a)
+            if self.method in ("clr", "ilr"):
+                a -= a.mean(axis=0, dtype=np.float32)
+                if self.method == "ilr":
+                    a = pivot_basis(a.shape[0]).T.astype(np.float32) @ a
+            elif self.method == "alr":
+                reference = self.elements_.index(self.reference_)
+                a = np.delete(a - a[reference], reference, axis=0)
+        inverse = (1.0 / np.asarray(self.scale_, dtype=np.float64)).astype(np.float32)
+        shift = (-np.asarray(self.center_, dtype=np.float64) * inverse).astype(np.float32)
+        for k in range(a.shape[0]):  # row by row: each row stays in cache
+            a[k] *= inverse[k]
+            a[k] += shift[k]
+        return a
+
     def fit_transform(self, values) -> np.ndarray:
         return self.fit(values).transform(values)
 
