@@ -166,7 +166,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--stream-window", type=int, metavar="CELLS",
                    help="window side of a streamed grid (default 512)")
     g.add_argument("--scheduler", metavar="ADDRESS",
-                   help="Dask scheduler (tcp://host:8786) whose workers score a streamed grid")
+                   help="Dask scheduler (tcp://host:8786) whose workers score a streamed "
+                        "grid's windows or a table's rows")
     g.add_argument("--workers", type=int, metavar="N",
                    help="local threads scoring a streamed grid (default: the cores available)")
 

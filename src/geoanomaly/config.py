@@ -188,8 +188,9 @@ class RunConfig:
     stream_window: int = 512
     """Side in cells of the windows a streamed grid is scored in (memory grows with its square)."""
     scheduler: str | None = None
-    """Address of a Dask scheduler (tcp://host:8786): the windows of a streamed grid are scored
-    on its workers, which must read the same input paths; the result is the same bit for bit."""
+    """Address of a Dask scheduler (tcp://host:8786): the windows of a streamed grid (or the
+    rows of a table) are scored on its workers, which must read the same input paths; the
+    result is the same bit for bit."""
     workers: int | None = None
     """Threads scoring the windows of a streamed grid locally; None = the cores available."""
 

@@ -258,9 +258,14 @@ def _map_section(c: ReportContext) -> list[str]:
         parts.append('<p class="muted">No map produced.</p>')
         return parts
     if c.map_interpolated:
-        caption = ("Anomaly score of the samples (dots, larger for higher classes) with known deposits "
-                   "(stars). The coloured background is INTERPOLATED by inverse distance weighting "
-                   "between samples for display only; it is not a measured value.")
+        from .figures import MAX_SCATTER_POINTS
+
+        samples = ("the highest sample score in each pixel (too many samples to draw one dot "
+                   "each)" if (c.n_samples or 0) > MAX_SCATTER_POINTS else
+                   "the samples (dots, larger for higher classes)")
+        caption = (f"Anomaly score of {samples} with known deposits (stars). The coloured "
+                   "background is INTERPOLATED by inverse distance weighting between samples "
+                   "for display only; it is not a measured value.")
     elif c.is_grid:
         caption = "Anomaly score on the input grid, with known deposits (stars)."
     else:

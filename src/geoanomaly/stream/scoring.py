@@ -54,7 +54,11 @@ def percentile_rank(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Percentile ranks of ``scores`` among the sorted ``reference`` scores, ties at their mean
     rank: for a score of the reference itself this is scipy's rankdata / n (the in-memory
     spatial context), so a reference of every cell gives the in-memory ranks exactly."""
-    below = np.searchsorted(reference, scores, side="left")
+    # numpy's search narrows each key from the previous one, so sorted keys are several times
+    # faster than a window's scores in grid order (sort + search + scatter included)
+    order = np.argsort(scores)
+    below = np.empty(scores.size, dtype=np.int64)
+    below[order] = np.searchsorted(reference, scores[order], side="left")
     rank = below + 0.5
     # only a score equal to a reference score has ties to count (the sampled cells' own scores)
     tied = np.flatnonzero(reference[np.minimum(below, reference.size - 1)] == scores)

@@ -57,11 +57,15 @@ def ilr_names(elements: list[str]) -> list[str]:
 def _robust_centre_scale(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Median and 1.4826 * MAD per column; a zero MAD falls back to IQR / 1.349, then to the
     standard deviation, then to 1 (a constant column stays constant instead of dividing by 0)."""
-    centre = np.median(features, axis=0)
-    spread = _MAD_TO_SD * np.median(np.abs(features - centre), axis=0)
-    q75, q25 = np.percentile(features, [75, 25], axis=0)
-    for fallback in ((q75 - q25) / _IQR_TO_SD, features.std(axis=0), np.ones(features.shape[1])):
-        spread = np.where(spread > 0, spread, fallback)
+    columns = np.ascontiguousarray(features.T)  # medians partition each column: contiguous
+    centre = np.median(columns, axis=1)
+    spread = _MAD_TO_SD * np.median(np.abs(columns - centre[:, None]), axis=1)
+    flat = ~(spread > 0)
+    if flat.any():  # the fallbacks only where the MAD is zero
+        q75, q25 = np.percentile(columns[flat], [75, 25], axis=1)
+        for fallback in ((q75 - q25) / _IQR_TO_SD, columns[flat].std(axis=1),
+                         np.ones(int(flat.sum()))):
+            spread[flat] = np.where(spread[flat] > 0, spread[flat], fallback)
     return centre, spread
 
 
@@ -137,6 +141,12 @@ class Transformer:
 
     # -- public API -----------------------------------------------------------------------
     def fit(self, values) -> "Transformer":
+        self._fit_features(values)
+        return self
+
+    def _fit_features(self, values) -> np.ndarray:
+        """Fit, and return the unscaled features (``fit_transform`` scales them in place
+        instead of computing them twice: on a million rows that is seconds)."""
         array, names = self._table(values)
         self.elements_ = names
         if self.method == "alr":
@@ -161,7 +171,7 @@ class Transformer:
             self.scale_ = np.where(std > 0, std, 1.0)
         else:
             self.center_, self.scale_ = np.zeros(n_features), np.ones(n_features)
-        return self
+        return features
 
     def transform(self, values) -> np.ndarray:
         if not hasattr(self, "feature_names_"):
@@ -194,7 +204,12 @@ class Transformer:
         return a
 
     def fit_transform(self, values) -> np.ndarray:
-        return self.fit(values).transform(values)
+        features = self._fit_features(values)
+        if features is values or np.shares_memory(features, np.asarray(values)):
+            features = features.copy()  # "none" may return the caller's array: never change it
+        features -= self.center_
+        features /= self.scale_
+        return features
 
     def to_dict(self) -> dict:
         """JSON-safe parameters and fitted state."""
