@@ -16,6 +16,9 @@
    path's columns (two threads of one torch thread each, as a streamed run scores), beside a
    plain torch forward pass of the same network (rows, torch on 2 threads).
 
+``--window-profile GRIDS`` instead times each step of one window (read, clean, transform,
+score, rank, smooth) on one thread.
+
 The machine (cores, load average) is printed: compare ratios more than absolute times.
 """
 
@@ -233,6 +236,57 @@ def scoring_part(rows: int = 2_000_000) -> dict:
     return result
 
 
+def window_profile(grids: str, repeats: int = 5) -> dict:
+    """M cells/s of each step of one 512 x 512 window (one thread, the sixth window of the
+    grid), after a fit on a 20,000-cell sample with 2 epochs."""
+    import torch
+
+    from geoanomaly.config import make_config
+    from geoanomaly.pipeline import prepare
+    from geoanomaly.stream import run as streamed
+    from geoanomaly.stream.sample import draw_sample
+    from geoanomaly.stream.scoring import configure_worker, masked_mean, percentile_rank
+    from geoanomaly.stream.stack import open_stack
+
+    config = make_config(sources=[grids], out="unused", epochs=2, stream="on",
+                         stream_sample=20000)
+    stack = open_stack(config.sources)
+    sample = draw_sample(stack, 20000, 0)
+    data = prepare(config, raw=sample.to_survey(stack), with_deposits=False)
+    _, scorer = streamed._fit(config, data, stack, sample)
+    configure_worker()
+    torch.set_num_threads(1)
+    window = stack.windows(512)[min(5, len(stack.windows(512)) - 1)]
+    seconds: dict[str, float] = {}
+
+    def step(name, fn):
+        start = time.perf_counter()
+        out = fn()
+        seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+        return out
+
+    for _ in range(repeats):
+        raw = step("read", lambda: stack.read(window, scorer.cleaner.bands))
+        values, valid = step("clean", lambda: scorer.cleaner.apply(
+            raw.reshape(raw.shape[0], -1)))
+        X = step("transform", lambda: scorer.transformer.transform_columns(values))
+        raw_scores = step("score", lambda: scorer.detector.score_columns(X))
+        ranks = step("rank", lambda: percentile_rank(raw_scores, scorer.reference))
+
+        def smooth():
+            image = np.zeros(valid.size)
+            image[valid] = ranks
+            return masked_mean(image.reshape(window.shape), valid.reshape(window.shape), 3)
+
+        step("smooth", smooth)
+        step("whole window", lambda: scorer(window))
+    cells = repeats * window.shape[0] * window.shape[1]
+    rates = {k: round(cells / v / 1e6, 2) for k, v in seconds.items()}
+    print("one window, one thread, M cells/s: " + ", ".join(f"{k} {v}" for k, v in
+                                                            rates.items()) + f"; {load()}")
+    return rates
+
+
 def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -249,7 +303,12 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-cluster", action="store_true")
     parser.add_argument("--skip-points", action="store_true")
     parser.add_argument("--skip-scoring", action="store_true")
+    parser.add_argument("--window-profile", metavar="GRIDS",
+                        help="only time each step of one window of this folder of grids")
     args = parser.parse_args(argv)
+    if args.window_profile:
+        window_profile(args.window_profile)
+        return
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     print(f"machine: {len(os.sched_getaffinity(0))} cores, {load()}", flush=True)

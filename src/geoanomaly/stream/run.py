@@ -501,9 +501,11 @@ def _write_report(config, data, staging, thresholds, sample_scores, sample_class
     image, grid = _overview(staging.path("anomaly.tif"), data.survey.crs)
     dep = None if deposits is None else (deposits.x, deposits.y)
     names = list(thresholds.class_names)
+    decimated = (grid.height, grid.width) != (streamed["height"], streamed["width"])
     map_png = figures.score_map(image, grid=grid, deposits=dep,
-                                title=f"Anomaly score ({config.model}), overview "
-                                      f"{grid.height} x {grid.width}")
+                                title=f"Anomaly score ({config.model})" + (
+                                    f", overview of {grid.height} x {grid.width} cells (cell "
+                                    "means)" if decimated else ""))
     roc_png = None
     notes = []
     if metrics is not None and "samples" in metrics["protocols"]:
