@@ -205,8 +205,8 @@ def _write_outputs(config, data, detector, scores, classes, thresholds, metrics,
             map_grid, map_values, interpolated,
             uncertainty=None if score_std is None else (score_std, std_values, detector)))
         steps.update()
-        steps.set_description("writing anomalies.gpkg")
         if not survey.is_grid:
+            steps.set_description("writing anomalies.gpkg")
             columns = {"score": scores, "class": classes,
                        "class_name": np.asarray(thresholds.class_names, dtype=object)[classes]}
             columns.update(extra)
