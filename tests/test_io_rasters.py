@@ -103,3 +103,43 @@ def test_unreadable_and_empty_folder(tmp_path):
     empty.mkdir()
     with pytest.raises(InputError, match="holds no GeoTIFF"):
         read_survey([str(empty)])
+
+
+MAP_NAMES = {  # file stem or band description as GIS software writes it -> (element, unit)
+    "Idw_Li": ("Li", ""), "Kriging_Mn_ppm": ("Mn", "ppm"), "zn": ("Zn", ""),
+    "IDW-Au_ppb": ("Au", "ppb"), "cu_ordinary_kriging": ("Cu", ""), "Fe2O3_pct": ("Fe2O3", "pct"),
+    "Mnppm": ("Mn", "ppm"), "Li_idw": ("Li", ""), "As": ("As", ""), "PB": ("Pb", ""),
+}
+
+
+@pytest.mark.parametrize("name,expected", sorted(MAP_NAMES.items()))
+def test_map_names_with_method_words_units_and_any_case(name, expected):
+    from geoanomaly.io.columns import parse_map_name
+
+    assert parse_map_name(name) == expected
+
+
+@pytest.mark.parametrize("name", ["kriging", "Band_1", "LOI", "Au_sites", "As_is", "x"])
+def test_names_that_are_not_element_maps(name):
+    from geoanomaly.io.columns import parse_map_name
+
+    assert parse_map_name(name) is None
+
+
+def test_gis_exported_grids_are_read_as_elements_and_the_report_says_how(tmp_path):
+    grid = np.arange(12, dtype=float).reshape(3, 4) + 1
+    for stem in ("Idw_Li", "Kriging_Mn_ppm", "zn", "IDW-Au_ppb"):
+        write_tif(tmp_path / f"{stem}.tif", grid)
+    write_tif(tmp_path / "stack.tif", [grid, grid], descriptions=["cu_ordinary_kriging", "Idw_Pb"])
+    survey = read_rasters([str(tmp_path)])
+    assert sorted(survey.elements) == ["Au", "Cu", "Li", "Mn", "Pb", "Zn"]
+    assert survey.units["Mn"] == "ppm" and survey.units["Au"] == "ppb"
+    note = next(n for n in survey.notes if n.startswith("Band names read as elements"))
+    assert "Idw_Li.tif -> Li" in note and "Kriging_Mn_ppm.tif -> Mn (ppm)" in note
+    assert "stack.tif band 2 -> Pb" in note
+    # --elements and the streamed reader see the same names
+    assert read_survey([str(tmp_path)], elements=["Cu", "Li"]).elements == ["Cu", "Li"]
+    from geoanomaly.stream.stack import open_stack
+
+    stack = open_stack([str(tmp_path)])
+    assert sorted(stack.keys) == sorted(survey.elements) and stack.notes[0] == note

@@ -87,6 +87,11 @@ def test_streamed_equals_in_memory_when_the_sample_is_the_whole_grid(grid_dir, t
     auc_m = memory.metrics["protocols"]["samples"]["roc_auc"]
     auc_s = streamed.metrics["protocols"]["samples"]["roc_auc"]
     assert auc_s == pytest.approx(auc_m, abs=1e-3)
+    for metrics in (memory.metrics, streamed.metrics):  # the top-level contract of metrics.json
+        primary = metrics["protocols"]["samples"]
+        assert metrics["protocol"] == "samples"
+        assert all(metrics[k] == primary[k] for k in ("roc_auc", "roc_auc_ci", "n_positive",
+                                                     "n_negative"))
     assert streamed.streamed["whole_grid"]
     assert streamed.streamed["n_valid"] == int((~a.mask).sum())
 

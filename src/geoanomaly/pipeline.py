@@ -412,7 +412,7 @@ def validate_scores(config: RunConfig, data: PreparedData, scores: np.ndarray, l
     dep = data.deposits
     protocols = protocol_metrics(config, data, scores, labels)
     positives = labels[0]
-    result = {"protocols": protocols,
+    result = {**primary_protocol(protocols), "protocols": protocols,
               "n_deposits": int(len(dep.x)),
               "n_deposits_outside": int((~data.deposits_inside).sum())}
     if positives.any() and (~positives).any():
@@ -431,6 +431,20 @@ def validate_scores(config: RunConfig, data: PreparedData, scores: np.ndarray, l
             "t_max_threshold": t_best,
         }
     return result
+
+
+#: the keys metrics.json keeps at its top level for the primary protocol (the first one run)
+PRIMARY_KEYS = ("roc_auc", "roc_auc_ci", "n_positive", "n_negative")
+
+
+def primary_protocol(protocols: dict) -> dict:
+    """{"protocol": name, "roc_auc", "roc_auc_ci", "n_positive", "n_negative"} of the first
+    protocol run ("samples" by default): the contract of metrics.json's top level, beside the
+    per-protocol detail (a protocol without an interval gives None there)."""
+    if not protocols:
+        return {}
+    name, m = next(iter(protocols.items()))
+    return {"protocol": name, **{key: m.get(key) for key in PRIMARY_KEYS}}
 
 
 def _records(table) -> list[dict]:

@@ -189,6 +189,43 @@ def parse_element_column(name: str) -> tuple[str, str] | None:
     return element, unit
 
 
+#: Words GIS software and geostatisticians put around an element in the name of a gridded map
+#: ("Idw_Li", "Kriging_Mn_ppm", "cu_ordinary_kriging", "IDW-Au_ppb"): the interpolation method,
+#: not part of the element's name.
+MAP_METHOD_WORDS = {
+    "idw", "kriging", "kriged", "krige", "krig", "ok", "uk", "sk", "ordinary", "universal",
+    "simple", "cokriging", "interp", "interpolated", "interpolation", "grid", "gridded", "map",
+    "raster", "spline", "rbf", "tin", "nn", "natural", "neighbour", "neighbor", "nearest",
+    "linear", "cubic", "minimum", "curvature", "mc", "est", "estimate", "estimated", "pred",
+    "prediction", "surface",
+}
+
+
+def parse_map_name(name: str) -> tuple[str, str] | None:
+    """(element, unit) from the name of a gridded element map (a file stem or a band
+    description), or None. The rules of :func:`parse_element_column` (one place), with what a
+    map's name adds: interpolation-method words anywhere (``Idw_Li``, ``Kriging_Mn_ppm``,
+    ``cu_ordinary_kriging``) are dropped, and a bare symbol may be in any case (``zn``): a map
+    file is an element map, so the caution that keeps a table's ``in`` or ``As_is`` columns out
+    is not needed."""
+    parsed = parse_element_column(name)
+    if parsed is not None:
+        return parsed
+    tokens = [t for t in _SEPARATORS.split(str(name).strip()) if t]
+    kept = [t for t in tokens if t.lower() not in MAP_METHOD_WORDS]
+    if not kept or len(kept) > 2:
+        return None
+    element = _canonical_symbol(kept[0])
+    if element is None:
+        glued = _UNIT_SUFFIX.match(kept[0])  # "Mnppm"
+        element = _canonical_symbol(glued["el"]) if glued else None
+        return (element, UNITS[glued["unit"].lower()]) if element and len(kept) == 1 else None
+    if len(kept) == 1:
+        return element, ""
+    unit = UNITS.get(kept[1].lower())
+    return (element, unit) if unit is not None else None
+
+
 # --------------------------------------------------------------------------------------------
 # Choosing the element columns of a table
 # --------------------------------------------------------------------------------------------

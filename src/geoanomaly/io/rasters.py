@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from geoanomaly.errors import InputError
-from geoanomaly.io.columns import parse_element_column
+from geoanomaly.io.columns import parse_map_name
 from geoanomaly.io.crs import crs_from_rasterio, crs_label
 from geoanomaly.survey import Grid, Survey
 
@@ -100,7 +100,7 @@ def element_keys(bands: list[_Band]) -> tuple[list[str], dict[str, str], dict[st
     columns: dict[str, str] = {}
     unnamed: list[str] = []
     for band in bands:
-        parsed = parse_element_column(band.name)
+        parsed = parse_map_name(band.name)
         element, unit = parsed if parsed is not None else (band.name, "")
         if parsed is None:
             unnamed.append(band.name)
@@ -111,6 +111,16 @@ def element_keys(bands: list[_Band]) -> tuple[list[str], dict[str, str], dict[st
         units[key] = unit
         columns[key] = band.label
     return keys, units, columns, unnamed
+
+
+def naming_note(bands: list[_Band], keys: list[str], units: dict[str, str]) -> str | None:
+    """One sentence saying how the bands whose names are not plain element names were read
+    ("Idw_Li.tif -> Li; Kriging_Mn_ppm.tif -> Mn (ppm)"), or None when every name was plain."""
+    read_as = [f"{band.label} -> {key}" + (f" ({units[key]})" if units.get(key) else "")
+               for band, key in zip(bands, keys) if band.name != key]
+    if not read_as:
+        return None
+    return "Band names read as elements: " + "; ".join(read_as) + "."
 
 
 def scan_bands(files: list[Path]) -> tuple[list[_Band], list[float | None], _RefGrid]:
@@ -169,6 +179,9 @@ def read_rasters(paths: list[str]) -> Survey:
 
     keys, units, columns, unnamed = element_keys(bands)
     values = {key: grid_values[rows, cols] for key, grid_values in zip(keys, stack)}
+    note = naming_note(bands, keys, units)
+    if note:
+        notes.append(note)
     if unnamed:
         notes.append(f"Bands {', '.join(unnamed)} are not named like elements (Cu, Cu_ppm, ...); "
                      "kept under those names.")

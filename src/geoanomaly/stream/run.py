@@ -460,6 +460,9 @@ def _validate(config, data, scorer, deposits, dep_scores, sample_scores, n_sampl
         m["negatives"] = (f"a seeded random sample of {int(neg.sum()):,} valid cells holding no "
                           "deposit (the streamed run's sample)")
         metrics["protocols"]["samples"] = m
+        from ..pipeline import primary_protocol
+
+        metrics = {**primary_protocol(metrics["protocols"]), **metrics}
     else:
         data.warnings.append("No deposit lies in a valid cell of the grid: no validation.")
     if config.protocols and set(config.protocols) - {"samples"}:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.crs import crs_from_rasterio
-from ..io.rasters import _Band, element_keys, expand_raster_paths, scan_bands
+from ..io.rasters import _Band, element_keys, expand_raster_paths, naming_note, scan_bands
 
 #: GDAL's block cache per process while streaming (its default is 5 % of the machine's memory,
 #: which alone can pass the memory a streamed run promises to stay under)
@@ -144,7 +144,7 @@ def open_stack(paths: list[str]) -> RasterStack:
         raise InputError("No GeoTIFF given: pass a folder of element grids or .tif files.")
     bands, nodata, ref = scan_bands(files)
     keys, units, columns, unnamed = element_keys(bands)
-    notes = []
+    notes = [note for note in [naming_note(bands, keys, units)] if note]
     if unnamed:
         notes.append(f"Bands {', '.join(unnamed)} are not named like elements (Cu, Cu_ppm, ...); "
                      "kept under those names.")
