@@ -154,7 +154,9 @@ def prepare(config: RunConfig, raw: Survey | None = None,
             raw = read_survey(config.sources, x=config.x, y=config.y, crs=config.crs,
                               elements=config.elements)
         options = cleaning_options(config)
+        check_values(raw)
         survey, report = clean(raw, options)
+    check_cleaned(config, raw, survey, report)
     notes: list[str] = []
     survey = select_target_elements(config, survey, notes)
     if config.level_by:
@@ -219,6 +221,55 @@ def prepare(config: RunConfig, raw: Survey | None = None,
                         deposits_inside=inside, metric_x=metric_x, metric_y=metric_y,
                         metric_crs=metric_crs, notes=notes, strata=strata,
                         spectrum_area=spectrum_area)
+
+
+#: Fewer samples (or cells) than this after cleaning cannot give a score distribution, a
+#: threshold or a held-out validation set worth reporting.
+MIN_SAMPLES = 20
+
+
+def check_values(raw: Survey) -> None:
+    """An infinite number in a table is a broken export, not a missing value: refused with its
+    column and row (a grid's nodata is NaN already, and handled as missing)."""
+    if raw.is_grid:
+        return
+    for element in raw.elements:
+        column = raw.values[element]
+        if column.dtype.kind != "f":
+            continue
+        bad = np.flatnonzero(np.isinf(column.to_numpy()))
+        if bad.size:
+            raise InputError(
+                f"{', '.join(map(str, raw.sources))}: column {raw.columns.get(element, element)} "
+                f"holds an infinite value at data row {int(bad[0]) + 1} ({bad.size} in all); "
+                "fix or blank those cells.")
+
+
+def check_cleaned(config: RunConfig, raw: Survey, survey: Survey, report) -> None:
+    """Refuse what cleaning leaves unusable, naming the element or the count: an element asked
+    for with --elements that cleaning dropped, an element with one value in every row, too few
+    samples for any model."""
+    source = ", ".join(map(str, raw.sources))
+    if config.elements:
+        table = report.per_element
+        for _, row in table[~table["kept"]].iterrows():
+            if not str(row["dropped_reason"]).startswith("same element"):
+                raise InputError(f"{source}: element {row['column']} given in --elements was "
+                                 f"dropped by cleaning ({row['dropped_reason']}); leave it out "
+                                 "of --elements or relax --max-missing / --min-detected.")
+    values = survey.values.to_numpy(dtype=float)
+    if survey.n:
+        constant = [e for e, col in zip(survey.elements, values.T) if np.ptp(col) == 0]
+        if constant:
+            e = constant[0]
+            raise InputError(f"{source}: element {survey.columns.get(e, e)} has the same value "
+                             f"({survey.values[e].iloc[0]:g}) in every "
+                             f"{'cell' if survey.is_grid else 'sample'} after cleaning, so it "
+                             "carries no information; leave it out with --elements.")
+    if survey.n < MIN_SAMPLES:
+        raise InputError(f"{source}: only {survey.n} {'cells' if survey.is_grid else 'samples'} "
+                         f"are left after cleaning; at least {MIN_SAMPLES} are needed for a "
+                         "score distribution and a threshold.")
 
 
 #: A clr needs a broad suite: its reference, the geometric mean of all parts, should stand for
@@ -648,6 +699,9 @@ def run(config: RunConfig | None = None, **options) -> RunResult:
         config = make_config(**options)
     if not config.out:
         raise InputError("No output folder given: pass out=DIR (--out DIR).")
+    from .export.atomic import check_output_folder
+
+    check_output_folder(config.out)
     from .stream import should_stream
 
     if should_stream(config):

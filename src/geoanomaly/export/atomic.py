@@ -16,6 +16,21 @@ from pathlib import Path
 STAGING_PREFIX = ".geoanomaly-staging-"
 
 
+def check_output_folder(out: str | os.PathLike) -> Path:
+    """The output folder, refused with one sentence before any work when it is a file or
+    cannot be created or written to."""
+    from ..errors import InputError
+
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out {path} is a file, not a folder: give a folder for the results.")
+    parent = next((p for p in [path, *path.parents] if p.exists()), Path("."))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out {path}: {parent} cannot be written to; give a folder you can "
+                         "write to.")
+    return path
+
+
 class OutputStaging:
     """Context manager that stages a run's output files and publishes them all at the end.
 

@@ -113,6 +113,12 @@ def element_keys(bands: list[_Band]) -> tuple[list[str], dict[str, str], dict[st
     return keys, units, columns, unnamed
 
 
+def damaged(label: str, err) -> InputError:
+    """The error for a raster whose header opens but whose cells cannot be read."""
+    return InputError(f"Cannot read the cells of {label}: the file is damaged or truncated "
+                      f"({' '.join(str(err).split())[:200]}); export or copy it again.")
+
+
 def naming_note(bands: list[_Band], keys: list[str], units: dict[str, str]) -> str | None:
     """One sentence saying how the bands whose names are not plain element names were read
     ("Idw_Li.tif -> Li; Kriging_Mn_ppm.tif -> Mn (ppm)"), or None when every name was plain."""
@@ -154,6 +160,7 @@ def scan_bands(files: list[Path]) -> tuple[list[_Band], list[float | None], _Ref
 def read_rasters(paths: list[str]) -> Survey:
     """Element grids (one multi-band file, several single-band files, or folders) as a Survey."""
     import rasterio
+    from rasterio.errors import RasterioIOError
 
     files = expand_raster_paths([str(p) for p in paths])
     if not files:
@@ -165,7 +172,10 @@ def read_rasters(paths: list[str]) -> Survey:
     for path in dict.fromkeys(b.path for b in bands):
         with rasterio.open(path) as src:
             for band in (b for b in bands if b.path == path):
-                data = src.read(band.index, masked=True).astype("float64")
+                try:
+                    data = src.read(band.index, masked=True).astype("float64")
+                except RasterioIOError as err:
+                    raise damaged(band.label, err) from None
                 arrays.append(np.ma.filled(data, np.nan))
 
     height, width, transform, rio_crs = ref.height, ref.width, ref.transform, ref.crs

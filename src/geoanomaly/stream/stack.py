@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.crs import crs_from_rasterio
-from ..io.rasters import _Band, element_keys, expand_raster_paths, naming_note, scan_bands
+from ..io.rasters import (_Band, damaged, element_keys, expand_raster_paths, naming_note,
+                          scan_bands)
 
 #: GDAL's block cache per process while streaming (its default is 5 % of the machine's memory,
 #: which alone can pass the memory a streamed run promises to stay under)
@@ -87,6 +88,8 @@ class RasterStack:
         """(bands, rows, cols) float32 of ``window``; NaN where a band is nodata or not finite.
 
         ``bands`` are positions in ``self.bands`` (default: all)."""
+        from rasterio.errors import RasterioIOError
+
         chosen = range(len(self.bands)) if bands is None else bands
         rows, cols = window.shape
         out = np.empty((len(chosen), rows, cols), dtype=np.float32)
@@ -94,7 +97,10 @@ class RasterStack:
         for k, b in enumerate(chosen):
             band = self.bands[b]
             src = _open(band.path)
-            src.read(band.index, window=rio_window, out=out[k])
+            try:
+                src.read(band.index, window=rio_window, out=out[k])
+            except RasterioIOError as err:
+                raise damaged(band.label, err) from None
             nodata = self.nodata[b]
             if nodata is not None and np.isfinite(nodata):
                 out[k][out[k] == np.float32(nodata)] = np.nan
