@@ -346,8 +346,8 @@ def _score_and_write(config, data, stack, sample, detector, scorer, deposits,
         _write_records(config, data, detector, scorer, staging, metrics, seconds, description,
                        streamed)
         mark = time.perf_counter()
-        _write_report(config, data, staging, thresholds, sample_scores, sample_classes, counts,
-                      metrics, labels, seconds, description, streamed, deposits)
+        _write_report(config, data, staging, thresholds, sample_scores, counts, metrics,
+                      seconds, description, streamed, deposits)
         stages["report"] = time.perf_counter() - mark
     files = sorted({str(p.relative_to(out_dir)).split("/")[0] for p in staging.published})
     return StreamedRunResult(config=config, data=data, detector=detector, scores=sample_scores,
@@ -493,8 +493,8 @@ def _write_records(config, data, detector, scorer, staging, metrics, seconds, de
         "cell_cleaning": scorer.cleaner.to_dict()})
 
 
-def _write_report(config, data, staging, thresholds, sample_scores, sample_classes, counts,
-                  metrics, labels, seconds, description, streamed, deposits) -> None:
+def _write_report(config, data, staging, thresholds, sample_scores, counts, metrics, seconds,
+                  description, streamed, deposits) -> None:
     import yaml
 
     from ..export import figures

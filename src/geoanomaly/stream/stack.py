@@ -119,9 +119,6 @@ class RasterStack:
         rows, cols = src.block_shapes[self.bands[0].index - 1]
         return int(rows), int(cols)
 
-    def __getstate__(self):  # the handles stay behind; a worker opens its own
-        return dict(self.__dict__)
-
 
 def _open(path: Path):
     """This thread's open dataset for ``path`` (opened once per thread or worker)."""
