@@ -3,10 +3,12 @@ output; generated tables and values either read or raise the project's own error
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from geoanomaly.cli import main
@@ -27,6 +29,10 @@ def run_cli(tmp_path, csv, *extra, out="out"):
     return code
 
 
+def copy_header(t: pd.DataFrame) -> pd.DataFrame:
+    return t.set_axis(["x", "y", "Cu", "Cu", "Zn"], axis=1)
+
+
 CASES = {
     "all_missing_element_asked_for": (lambda t: t.assign(Cu=np.nan), ["--elements", "Cu,Pb"],
                                       "element Cu given in --elements was dropped"),
@@ -34,6 +40,15 @@ CASES = {
     "infinite_value": (lambda t: t.assign(Pb=t["Pb"].where(t.index != 3, np.inf)), [],
                        "column Pb holds an infinite value at data row 4"),
     "too_few_samples": (lambda t: t.head(5), [], "only 5 samples are left"),
+    "one_element_two_columns": (lambda t: t.rename(columns={"Cu": "Cu_ppm"}).assign(
+        Cu_pct=t["Cu"] / 1e4), [], "columns Cu_ppm and Cu_pct both hold Cu"),
+    "header_twice": (copy_header, [], "the header Cu appears twice"),
+    "too_few_for_a_network": (lambda t: t, ["--model", "vae"],
+                              "model vae needs at least 100 samples"),
+    "too_few_for_a_covariance": (lambda t: t.head(25).assign(
+        **{e: np.exp(np.random.default_rng(3).standard_normal(25)) for e in
+           ("As", "Sb", "Bi", "Ag", "Mo")}), ["--model", "mcd"],
+        "model mcd needs at least 40 samples"),
 }
 
 
@@ -103,3 +118,127 @@ def test_generated_tables_read_and_clean_or_raise_input_error(cells, tmp_path):
         return
     values = cleaned.values.to_numpy(dtype=float)
     assert np.isfinite(values).all() and (values > 0).all()
+
+
+RASTER_NAMES = st.sampled_from(["Cu", "cu", "Idw_Pb", "Kriging_Zn_ppm", "Au_ppb", "band",
+                                "Fe2O3_pct", "zn_ordinary_kriging", "Cu_ppm", "x"])
+RASTER_VALUE = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32),
+                         st.sampled_from([0.0, -9999.0, -1.0, 1e-30, 3e38]))
+
+
+@st.composite
+def raster_folders(draw):
+    """2-3 small single-band GeoTIFFs: generated names, dtypes, nodata values and cells, and
+    sometimes one cut short."""
+    size = draw(st.integers(2, 6))
+    names = draw(st.lists(RASTER_NAMES, min_size=2, max_size=3, unique=True))
+    bands = []
+    for name in names:
+        dtype = draw(st.sampled_from(["float32", "float64", "int16", "uint8"]))
+        cells = draw(st.lists(RASTER_VALUE, min_size=size * size, max_size=size * size))
+        nodata = draw(st.sampled_from([None, -9999.0, 0.0, float("nan")]))
+        bands.append((name, dtype, cells, nodata))
+    cut = draw(st.one_of(st.none(), st.integers(8, 400)))
+    return size, bands, cut
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(folder=raster_folders())
+def test_generated_rasters_read_and_clean_or_raise_input_error(folder, tmp_path):
+    """Whatever element grids hold (odd names, dtypes, nodata, inf, a file cut short), reading
+    and cleaning either work or end in an InputError -- never another exception."""
+    import shutil
+
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from geoanomaly.clean import clean
+    from geoanomaly.io import read_survey
+
+    size, bands, cut = folder
+    where = tmp_path / "grids"
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir()
+    for name, dtype, cells, nodata in bands:
+        image = np.asarray(cells, dtype=float).reshape(size, size)
+        if dtype in ("int16", "uint8"):
+            info = np.iinfo(dtype)
+            image = np.clip(np.nan_to_num(image, nan=0, posinf=info.max, neginf=info.min),
+                            info.min, info.max)
+            if nodata is not None and not (np.isfinite(nodata) and info.min <= nodata <= info.max):
+                nodata = None
+        with rasterio.open(where / f"{name}.tif", "w", driver="GTiff", width=size,
+                           height=size, count=1, dtype=dtype, crs="EPSG:32750", nodata=nodata,
+                           transform=from_origin(0, 1000, 100, 100)) as dst:
+            dst.write(image.astype(dtype)[None])
+    if cut is not None:
+        victim = where / f"{bands[-1][0]}.tif"
+        victim.write_bytes(victim.read_bytes()[:cut])
+    try:
+        survey = read_survey([str(where)])
+        cleaned, _ = clean(survey)
+    except InputError:
+        event("refused")
+        return
+    event("read")
+    values = cleaned.values.to_numpy(dtype=float)
+    assert np.isfinite(values).all() and (values > 0).all()
+
+
+def single_band(path, crs="EPSG:32750", seed=0):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    image = np.exp(np.random.default_rng(seed).standard_normal((1, 30, 30))).astype("float32")
+    with rasterio.open(path, "w", driver="GTiff", width=30, height=30, count=1, dtype="float32",
+                       crs=crs, transform=from_origin(0, 3000, 100, 100)) as dst:
+        dst.write(image)
+
+
+def test_grids_without_a_crs_are_refused_unless_crs_is_given(tmp_path, capsys):
+    (tmp_path / "grids").mkdir()
+    for seed, name in enumerate(("Cu", "Pb", "Zn")):
+        single_band(tmp_path / "grids" / f"{name}.tif", crs=None, seed=seed)
+    args = ["run", str(tmp_path / "grids"), "--out", str(tmp_path / "out"), "--no-progress",
+            "--model", "iforest"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "Cu.tif has no CRS" in err and "--crs" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    assert main(args + ["--crs", "EPSG:32750"]) == 0
+
+
+def test_two_maps_of_one_element_are_refused_until_elements_picks_one(tmp_path, capsys):
+    (tmp_path / "grids").mkdir()
+    for seed, name in enumerate(("Cu", "Idw_Cu_ppm", "Pb", "Zn")):
+        single_band(tmp_path / "grids" / f"{name}.tif", seed=seed)
+    args = ["run", str(tmp_path / "grids"), "--out", str(tmp_path / "out"), "--no-progress",
+            "--model", "iforest"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "maps Cu.tif and Idw_Cu_ppm.tif both hold Cu" in err and "--elements" in err
+    assert main(args + ["--elements", "Idw_Cu_ppm,Pb,Zn"]) == 0
+    import pandas as pd
+
+    assert list(pd.read_csv(tmp_path / "out" / "scores.csv", nrows=1).columns)[:2] == ["x", "y"]
+
+
+def test_a_file_that_is_not_a_geotiff_is_refused_with_its_name(tmp_path, capsys):
+    (tmp_path / "grids").mkdir()
+    single_band(tmp_path / "grids" / "Cu.tif")
+    (tmp_path / "grids" / "Pb.tif").write_text("not a raster")
+    assert main(["run", str(tmp_path / "grids"), "--out", str(tmp_path / "out"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Cannot read" in err and "Pb.tif" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc, which no one "
+                    "can write to, not even root")
+def test_an_output_folder_that_cannot_be_written_is_refused(tmp_path, capsys):
+    csv = tmp_path / "survey.csv"
+    table().to_csv(csv, index=False)
+    assert run_cli(tmp_path, csv, out="/proc/geoanomaly-out") == 2
+    assert "cannot be written to" in capsys.readouterr().err
+    assert run_cli(tmp_path, csv, out="survey.csv/sub") == 2
+    assert "survey.csv is a file, not a folder" in capsys.readouterr().err

@@ -92,13 +92,20 @@ def test_select_bare_names_when_no_units_anywhere():
     assert [e for _, e, _ in select_element_columns(df, {"x", "y"}, None, "f")] == ["Cu", "Pb", "Zn"]
 
 
-def test_select_by_option_and_duplicates_get_distinct_keys():
+def test_one_element_in_two_columns_is_refused_until_elements_picks_one():
     df = pd.DataFrame({"Cu_ppm_AAS": [1.0], "Cu_ppm_ICP": [2.0], "Pb_ppm": [3.0], "Zn": [4.0]})
-    notes: list[str] = []
-    chosen = select_element_columns(df, set(), ["Cu", "Zn"], "f", notes=notes)
-    assert chosen == [("Cu_ppm_AAS", "Cu", "ppm"), ("Cu_ppm_ICP", "Cu_2", "ppm"), ("Zn", "Zn", "")]
-    assert any("Cu_2 = column Cu_ppm_ICP" in n for n in notes)
+    with pytest.raises(InputError, match="columns Cu_ppm_AAS and Cu_ppm_ICP both hold Cu.*"
+                                         "--elements Cu_ppm_AAS,Zn"):
+        select_element_columns(df, set(), ["Cu", "Zn"], "f")
+    with pytest.raises(InputError, match="both hold Cu"):
+        select_element_columns(df, set(), None, "f")
     assert select_element_columns(df, set(), ["Cu_ppm_ICP"], "f") == [("Cu_ppm_ICP", "Cu", "ppm")]
+
+
+def test_a_header_written_twice_is_named_as_such():
+    df = pd.DataFrame([[1.0, 2.0, 3.0]], columns=["Cu", "Cu.1", "Zn"])
+    with pytest.raises(InputError, match="the header Cu appears twice"):
+        select_element_columns(df, set(), None, "f")
 
 
 def test_select_unknown_element_lists_available():

@@ -87,7 +87,8 @@ def test_read_survey_grid_elements_and_crs_option(tmp_path):
     write_tif(tmp_path / "Pb.tif", 2 * np.ones((2, 3)), crs=None)
     s = read_survey([str(tmp_path)], elements=["Pb"], crs="EPSG:32645")
     assert s.elements == ["Pb"] and s.crs.to_epsg() == 32645 and s.grid.crs.to_epsg() == 32645
-    assert read_survey([str(tmp_path)]).crs is None
+    with pytest.raises(InputError, match="Cu.tif has no CRS.*--crs"):
+        read_survey([str(tmp_path)])
     with pytest.raises(InputError, match="no element 'Au'.*Cu, Pb"):
         read_survey([str(tmp_path)], elements=["Au"])
     with pytest.raises(InputError, match="Cannot understand the CRS 'utm please'"):

@@ -108,7 +108,6 @@ def test_arrow_reader_comma_decimals_and_bom(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("content, encoding", [
-    ("x,y,Cu,Cu\n1,2,3,4\n5,6,7,8\n", "utf-8"),          # repeated name: pandas renames it
     ("x,y,Cu,\n1,2,3,4\n5,6,7,8\n", "utf-8"),            # unnamed column
     ("x,y,Cu,Zn\n1,2,3,4\n5,6,7\n", "utf-8"),             # short row
     ("x,y,Cu,Site\n1,2,3,Zürich\n5,6,7,Köln\n", "latin-1"),
@@ -119,6 +118,18 @@ def test_files_the_fast_reader_refuses_read_as_before(tmp_path, monkeypatch, con
     fast, used_arrow, slow = read_both(path, monkeypatch)
     assert not used_arrow
     assert_same_survey(fast, slow)
+
+
+def test_a_repeated_header_is_refused_the_same_way_by_both_readers(tmp_path, monkeypatch):
+    path = tmp_path / "twice.csv"
+    path.write_text("x,y,Cu,Cu,Zn\n1,2,3,4,5\n5,6,7,8,9\n", encoding="utf-8")
+    messages = []
+    for reader in (samples_module._read_text_arrow, lambda *args: None):
+        monkeypatch.setattr(samples_module, "_read_text_arrow", reader)
+        with pytest.raises(InputError) as err:
+            read_survey([str(path)])
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and "the header Cu appears twice" in messages[0]
 
 
 def test_junk_cell_error_names_the_same_line(tmp_path, monkeypatch):

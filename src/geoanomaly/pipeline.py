@@ -508,6 +508,22 @@ def _records(table) -> list[dict]:
 # the whole run
 
 
+def check_model_size(config: RunConfig, data: PreparedData) -> None:
+    """Refuse a model that the survey is too small for (detect/registry.minimum_samples), with
+    the reason and what to do, before anything is fitted."""
+    from .config import model_parts
+    from .detect.registry import minimum_samples
+
+    unit = "cells" if data.survey.is_grid else "samples"
+    n = int(training_rows(config, data).sum())
+    for model in model_parts(config.model):
+        need, why, advice = minimum_samples(model, len(data.feature_names))
+        if n < need:
+            raise InputError(
+                f"{data.survey.sources[0] if data.survey.sources else 'the survey'}: model "
+                f"{model} needs at least {need} {unit} ({why}), this run has {n}; {advice}.")
+
+
 def training_rows(config: RunConfig, data: PreparedData) -> np.ndarray:
     """The rows a detector is fitted on: all of them, or with --train-away-from-deposits D only
     the samples / cells at least D metres from every known deposit (Luo et al. 2021 trained
@@ -559,6 +575,7 @@ def detect_and_validate(config: RunConfig, data: PreparedData, labels, X=None):
     """
     from .config import is_ensemble
 
+    check_model_size(config, data)
     start = time.perf_counter()
     guidance = None
     if is_ensemble(config):

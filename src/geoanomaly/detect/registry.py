@@ -77,6 +77,10 @@ class DetectorSpec:
     from geology alone: knowledge-guided) or "labels" (deposit labels in spatial folds:
     supervised); guided.py runs the last two"""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    size_rule: str = "none"
+    """how many samples it needs beyond the run's minimum: "deep" (a network trained with early
+    stopping on a held-out tenth: DEEP_MIN_SAMPLES) or "covariance" (a covariance matrix of the
+    features: COVARIANCE_SAMPLES_PER_FEATURE per feature); map models check their windows"""
 
 
 # -- builders -------------------------------------------------------------------------------
@@ -185,34 +189,63 @@ def _fixed(text):
     return lambda config, score: text
 
 
+#: a deep network on sample rows holds out a tenth for early stopping: below 100 samples that
+#: is fewer than 10 rows, so stopping follows noise, while the network's ~1,000 weights (the
+#: 24-12-3 VAE) can fit the rest exactly
+DEEP_MIN_SAMPLES = 100
+#: a covariance estimate wants n > 5p (Rousseeuw & Van Driessen 1999, FAST-MCD: "n/p > 5")
+COVARIANCE_SAMPLES_PER_FEATURE = 5
+
+
+def minimum_samples(name: str, n_features: int) -> tuple[int, str, str]:
+    """(the fewest samples model ``name`` can be fitted on with ``n_features`` features, why,
+    what to do instead); (0, "", "") when the run's own minimum is enough."""
+    rule = spec(name).size_rule
+    if rule == "deep":
+        return (DEEP_MIN_SAMPLES, "its early stopping holds out a tenth of them, which must be "
+                "at least 10", "use a model without a network, e.g. --model iforest (or mcd "
+                "with few elements)")
+    if rule == "covariance":
+        return (COVARIANCE_SAMPLES_PER_FEATURE * n_features,
+                f"a covariance matrix of {n_features} features needs "
+                f"{COVARIANCE_SAMPLES_PER_FEATURE} samples per feature, Rousseeuw & Van "
+                "Driessen 1999", "name fewer elements with --elements, or use --model iforest")
+    return 0, "", ""
+
+
 # -- the registry ---------------------------------------------------------------------------
 
 REGISTRY: dict[str, DetectorSpec] = {spec.name: spec for spec in (
     DetectorSpec("vae", VAEDetector,
                  "variational autoencoder of Luo, Xiong & Zuo (2020), 24-12-3-12-24 (default)",
                  _vae, _words("VAE"), scores=PROBABILISTIC_SCORES, seeded=True,
-                 architecture=True, spatial_context_in_benchmark=True),
+                 architecture=True, spatial_context_in_benchmark=True,
+                 size_rule="deep"),
     DetectorSpec("pcvae", PCVAEDetector,
                  "physically constrained VAE (Xiong et al. 2022): the VAE with a geological "
                  "prior (--control; the controlling function fitted on deposits in spatial "
                  "folds, or geology alone) as a penalty in its loss: KNOWLEDGE-GUIDED",
                  _pcvae, _words("PCVAE"), scores=PROBABILISTIC_SCORES, seeded=True,
                  architecture=True, spatial_context_in_benchmark=True, in_compare=False,
-                 guidance="prior"),
+                 guidance="prior",
+                 size_rule="deep"),
     DetectorSpec("ppca", PPCADetector,
                  "probabilistic PCA, the VAE's linear limit, with the same scores",
                  _ppca, _words("PPCA"), scores=PROBABILISTIC_SCORES,
-                 spatial_context_in_benchmark=True),
+                 spatial_context_in_benchmark=True,
+                 size_rule="covariance"),
     DetectorSpec("ae", AutoencoderDetector,
                  "deep autoencoder (DAN, Xiong & Zuo 2016), reconstruction error",
                  _deep, lambda config, score: _probabilistic_words("autoencoder", score, 0),
                  scores=RECONSTRUCTION_SCORES, seeded=True, architecture=True,
-                 spatial_context_in_benchmark=True),
+                 spatial_context_in_benchmark=True,
+                 size_rule="deep"),
     DetectorSpec("ganomaly", GANomalyDetector,
                  "GANomaly (Luo et al. 2021; Akcay et al. 2018) on sample vectors: "
                  "encoder-decoder-encoder generator, latent-distance score", _ganomaly,
                  _fixed("GANomaly squared distance between the two latent codes"),
-                 seeded=True, architecture=True),
+                 seeded=True, architecture=True,
+                 size_rule="deep"),
     DetectorSpec("ganomaly-map", GANomalyMapDetector,
                  "GANomaly on masked map windows (Luo et al. 2021; Akcay et al. 2018): "
                  "convolutional encoder-decoder-encoder generator, latent-distance score per "
@@ -225,12 +258,14 @@ REGISTRY: dict[str, DetectorSpec] = {spec.name: spec for spec in (
                  "stand-in, f-AnoGAN (WGAN-GP + encoder), on sample vectors", _ganomaly,
                  _fixed("f-AnoGAN izi_f score: squared residual x - G(E(x)) + critic-feature "
                         "residual (stand-in for Zhang & Zuo 2021)"),
-                 seeded=True, architecture=True),
+                 seeded=True, architecture=True,
+                 size_rule="deep"),
     DetectorSpec("infodan", InfoDANDetector,
                  "Info-DAN (Esmaeiloghli et al. 2023): ilr, Infomax ICA, min-max, tanh "
                  "autoencoder 32-24-16-8, reconstruction error", _infodan,
                  _fixed("Info-DAN reconstruction error of the min-max scaled Infomax sources"),
-                 seeded=True, input_kind="composition"),
+                 seeded=True, input_kind="composition",
+                 size_rule="deep"),
     DetectorSpec("mcae", MCAEDetector,
                  "multi-convolutional autoencoder (Chen et al. 2019): one masked convolutional "
                  "AE per element on map windows sized by Moran's I (a map model)", _map_model(30),
@@ -260,9 +295,11 @@ REGISTRY: dict[str, DetectorSpec] = {spec.name: spec for spec in (
                  seeded=True, input_kind="windows", in_compare=False, guidance="labels"),
     DetectorSpec("mcd", MCDDetector, "robust Mahalanobis distance (Minimum Covariance "
                  "Determinant)", _seed_only, _fixed("robust Mahalanobis distance (MCD)"),
-                 full_rank=True, simple_baseline=True),
+                 full_rank=True, simple_baseline=True,
+                 size_rule="covariance"),
     DetectorSpec("pca", PCADetector, "PCA reconstruction error", _no_parameters,
-                 _fixed("PCA reconstruction error"), simple_baseline=True),
+                 _fixed("PCA reconstruction error"), simple_baseline=True,
+                 size_rule="covariance"),
     DetectorSpec("iforest", IsolationForestDetector, "Isolation Forest", _seed_only,
                  _fixed("Isolation Forest anomaly score"), seeded=True, simple_baseline=True),
     DetectorSpec("univariate", UnivariateDetector,

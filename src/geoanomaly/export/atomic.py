@@ -4,12 +4,20 @@ Every output of a run is first written into a hidden staging folder *inside* the
 directory (same filesystem, so :func:`os.replace` is an atomic rename), and only moved into
 place when the whole run has succeeded. On any exception the staging folder is deleted and the
 output directory is exactly as it was before the run.
+
+Published files and folders get the permissions any file the user makes would get (0644 / 0755
+under the usual umask 022, stricter under a stricter umask): a run's results are often read by
+colleagues, and temporary-file helpers (``mkstemp`` 0600, ``mkdtemp`` 0700) would otherwise make
+them owner-only. The umask is learnt from a folder made with mode 0777, never by setting it:
+``os.umask`` is process-wide, and a streamed run writes from several threads.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -25,9 +33,14 @@ def check_output_folder(out: str | os.PathLike) -> Path:
     if path.exists() and not path.is_dir():
         raise InputError(f"--out {path} is a file, not a folder: give a folder for the results.")
     parent = next((p for p in [path, *path.parents] if p.exists()), Path("."))
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"--out {path}: {parent} cannot be written to; give a folder you can "
-                         "write to.")
+    if not parent.is_dir():
+        raise InputError(f"--out {path}: {parent} is a file, not a folder; give a folder for "
+                         "the results.")
+    try:  # os.access says yes to root on a read-only mount: try it
+        tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=parent).cleanup()
+    except OSError as err:
+        raise InputError(f"--out {path}: {parent} cannot be written to ({err.strerror}); give "
+                         "a folder you can write to.") from None
     return path
 
 
@@ -47,10 +60,13 @@ class OutputStaging:
         self.out_dir = Path(out_dir)
         self.staging_dir: Path | None = None
         self.published: list[Path] = []
+        self._file_mode = 0o644  # set from the umask in __enter__
 
     def __enter__(self) -> "OutputStaging":
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.staging_dir = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.out_dir))
+        self.staging_dir = _make_folder(self.out_dir, STAGING_PREFIX)
+        # a folder made with 0777 has the umask's folder mode; files get the same less execute
+        self._file_mode = stat.S_IMODE(self.staging_dir.stat().st_mode) & 0o666
         return self
 
     def path(self, name: str | os.PathLike) -> Path:
@@ -80,15 +96,19 @@ class OutputStaging:
             rel = src.relative_to(staging_dir)
             dest = self.out_dir / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(src, self._file_mode)  # whatever made it (mkstemp: 0600), a normal file
             os.replace(src, dest)
             self.published.append(dest)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
+    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename.
+
+    The file gets the mode a newly created file gets under the user's umask (0644 with 022),
+    not ``mkstemp``'s 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temp_file(path)
     try:
         with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
             fh.write(text)
@@ -102,3 +122,29 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
             pass
         raise
     return path
+
+
+def _make_folder(parent: Path, prefix: str) -> Path:
+    """A new folder ``parent/prefix<random>`` made with mode 0777, so the umask decides its
+    permissions as for any folder the user makes (``mkdtemp`` would force 0700)."""
+    for _ in range(100):
+        candidate = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            os.mkdir(candidate, 0o777)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no free staging folder name in {parent}")  # pragma: no cover
+
+
+def _create_temp_file(path: Path) -> tuple[int, str]:
+    """(descriptor, name) of a new, empty hidden file beside ``path``, created with mode 0666
+    so the umask decides its permissions; O_EXCL: never an existing file or a link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name beside {path}")  # pragma: no cover

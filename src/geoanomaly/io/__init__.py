@@ -78,7 +78,34 @@ def apply_grid_options(survey: Survey, *, crs, elements) -> Survey:
         survey.units = {k: survey.units[k] for k in keep}
         survey.columns = {k: survey.columns[k] for k in keep}
         survey.notes.append(f"Elements kept (--elements): {', '.join(keep)}.")
+    _one_map_per_element(survey)
+    if survey.crs is None:
+        raise InputError(f"{Path(survey.sources[0]).name if survey.sources else 'The grids'} "
+                         "has no CRS, so distances, areas and the map's place are unknown: give "
+                         "it with --crs (e.g. --crs EPSG:32750), or assign one with gdal_edit.py "
+                         "-a_srs.")
     return survey
+
+
+def _one_map_per_element(survey: Survey) -> None:
+    """The reader keys a second map of an element ``Cu_2``: refused while both are kept (see
+    columns.refuse_duplicate); a lone ``Cu_2`` that --elements chose becomes ``Cu``."""
+    import re
+
+    from geoanomaly.io.columns import refuse_duplicate
+
+    for key in list(survey.elements):
+        match = re.fullmatch(r"(.+)_(\d+)", key)
+        if match is None:
+            continue
+        base = match.group(1)
+        if base in survey.units:
+            refuse_duplicate("The grids", base, survey.columns[base], survey.columns[key],
+                             [Path(survey.columns[k]).stem for k in survey.elements if k != key],
+                             noun="maps")
+        survey.values = survey.values.rename(columns={key: base})
+        survey.units = {(base if k == key else k): u for k, u in survey.units.items()}
+        survey.columns = {(base if k == key else k): c for k, c in survey.columns.items()}
 
 
 def _join_tables(surveys: list[Survey]) -> Survey:

@@ -260,15 +260,6 @@ def text_fraction(column: pd.Series) -> float:
     return float(n_text) / float((counts * filled).sum())
 
 
-def _unique_key(element: str, taken: set[str]) -> str:
-    if element not in taken:
-        return element
-    k = 2
-    while f"{element}_{k}" in taken:
-        k += 1
-    return f"{element}_{k}"
-
-
 def select_element_columns(df: pd.DataFrame, exclude: set[str], elements: list[str] | None,
                            source: str, *, notes: list[str] | None = None
                            ) -> list[tuple[str, str, str]]:
@@ -278,12 +269,19 @@ def select_element_columns(df: pd.DataFrame, exclude: set[str], elements: list[s
     symbol (``Cu`` picks every Cu column).  Without it every recognised element column is
     taken, except mostly-text columns (metadata) and, when some columns carry units, bare
     unit-less names (in such files a bare ``S`` or ``Y`` is usually a code or coordinate).
-    The same element twice (two labs, two units) gets keys ``Cu``, ``Cu_2``, ... in table order;
-    the key -> column mapping is kept in Survey.columns and told in a note.
+    The same element in two columns (two labs, two units) is refused: the user picks one by
+    its column name in --elements.
     """
     where = source or "the input"
     notes = notes if notes is not None else []
     columns = [str(c) for c in df.columns if str(c) not in exclude]
+    for c in columns:  # pandas reads a repeated header "Cu" as "Cu.1"
+        mangled = re.fullmatch(r"(.+)\.\d+", c)
+        if columns.count(c) > 1 or (mangled and mangled.group(1) in columns
+                                    and parse_element_column(mangled.group(1))):
+            base = mangled.group(1) if mangled and columns.count(c) == 1 else c
+            refuse_duplicate(where, base, base, f"{base}.1",
+                             [k for k in columns if k != c and parse_element_column(k)])
     parsed = {c: parse_element_column(c) for c in columns}
     recognised = [c for c in columns if parsed[c] is not None]
 
@@ -325,15 +323,25 @@ def select_element_columns(df: pd.DataFrame, exclude: set[str], elements: list[s
                          f"their names; columns are: {_short_list(columns)}.")
 
     result: list[tuple[str, str, str]] = []
-    taken: set[str] = set()
-    renamed: list[str] = []
+    first: dict[str, str] = {}
     for c in pick:
         element, unit = parsed[c] if parsed[c] is not None else (c, "")
-        key = _unique_key(element, taken)
-        taken.add(key)
-        if key != element:
-            renamed.append(f"{key} = column {c}")
-        result.append((c, key, unit))
-    if renamed:
-        notes.append("Element given by more than one column, kept apart as " + "; ".join(renamed) + ".")
+        if element in first:
+            refuse_duplicate(where, element, first[element], c, [p for p in pick if p != c])
+        first[element] = c
+        result.append((c, element, unit))
     return result
+
+
+def refuse_duplicate(where: str, element: str, one: str, other: str, keep: list[str],
+                     noun: str = "columns") -> None:
+    """Two columns (files, bands) of one element are two labs or methods on two scales: scored
+    side by side they make one element count twice and their difference look anomalous. The
+    user chooses which to use."""
+    twice = re.fullmatch(re.escape(one) + r"\.\d+", other)
+    what = (f"the header {one} appears twice" if twice else
+            f"{noun} {one} and {other} both hold {element}")
+    raise InputError(f"{where}: {what} (two labs or methods, or a copied column); choose one "
+                     f"with --elements naming it, e.g. --elements "
+                     f"{','.join(keep[:4])}{',...' if len(keep) > 4 else ''}, or remove the "
+                     "other.")
