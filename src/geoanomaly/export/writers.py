@@ -220,7 +220,8 @@ def _rasterio_crs(crs):
 
 # ---------------------------------------------------------------- vectors
 
-def write_points_gpkg(path, x, y, crs, columns: Mapping | None = None, layer: str = "anomalies") -> Path:
+def write_points_gpkg(path, x, y, crs, columns: Mapping | None = None, layer: str = "anomalies",
+                      *, description: str | None = None, identifier: str | None = None) -> Path:
     """Write points with attribute ``columns`` as one layer of a GeoPackage (via pyogrio).
 
     ``crs`` is a pyproj CRS, anything pyproj reads, or None (layer without CRS). Writing a
@@ -231,6 +232,9 @@ def write_points_gpkg(path, x, y, crs, columns: Mapping | None = None, layer: st
     spatial index, which QGIS needs to draw the layer quickly. SQLite's journal and fsync are
     off while writing: the file is written into the run's staging folder and only moved into
     place when the whole run succeeded, so an interrupted write is thrown away anyway.
+
+    ``identifier`` (a title) and ``description`` (what the layer holds) go into the
+    GeoPackage's gpkg_contents, where GIS software shows them (see ``export.qgis.layer_text``).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -243,13 +247,15 @@ def write_points_gpkg(path, x, y, crs, columns: Mapping | None = None, layer: st
             raise ValueError(f"column name {name!r} is reserved in a GeoPackage")
         data[str(name)] = column
     path = Path(path)
+    options = {key: str(value) for key, value in
+               (("IDENTIFIER", identifier), ("DESCRIPTION", description)) if value is not None}
     try:
-        _write_points_arrow(path, x, y, crs, data, layer)
+        _write_points_arrow(path, x, y, crs, data, layer, options)
     except (ImportError, NotImplementedError):  # pragma: no cover - GDAL < 3.8 or old pyogrio
         import geopandas as gpd
 
         frame = gpd.GeoDataFrame(data, geometry=gpd.points_from_xy(x, y), crs=crs)
-        frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+        frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio", layer_options=options)
     return path
 
 
@@ -259,7 +265,7 @@ _GPKG_WRITE_OPTIONS = {"OGR_SQLITE_JOURNAL": "OFF", "OGR_SQLITE_SYNCHRONOUS": "O
                        "OGR_SQLITE_CACHE": "256"}
 
 
-def _write_points_arrow(path: Path, x, y, crs, data: dict, layer: str) -> None:
+def _write_points_arrow(path: Path, x, y, crs, data: dict, layer: str, options=None) -> None:
     import pyarrow as pa
     import pyogrio
     import shapely
@@ -282,7 +288,8 @@ def _write_points_arrow(path: Path, x, y, crs, data: dict, layer: str) -> None:
             warnings.filterwarnings("ignore", message="'crs' was not provided")
             pyogrio.write_arrow(table, path, layer=layer, driver="GPKG",
                                 geometry_name="geometry", geometry_type="Point",
-                                crs=_crs_text(crs), encoding="UTF-8")
+                                crs=_crs_text(crs), encoding="UTF-8",
+                                layer_options=options or None)
     finally:
         pyogrio.set_gdal_config_options(previous)
 
