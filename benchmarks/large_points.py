@@ -145,8 +145,13 @@ STAGES = [
     ("geoanomaly.pipeline", "linear_twin"),
     ("geoanomaly.detect.ppca", "PPCADetector.fit"),
     ("geoanomaly.detect.ppca", "PPCADetector.anomaly_score"),
+    ("geoanomaly.explain", "explain"),
+    ("geoanomaly.detect.contributions", "feature_contributions"),
     ("geoanomaly.export.outputs", "write_outputs"),
+    ("geoanomaly.explain", "Explanation.columns"),
     ("geoanomaly.export.outputs", "_map_grid"),
+    ("geoanomaly.delineate", "delineate_targets"),
+    ("geoanomaly.delineate", "write_targets_gpkg"),
     ("geoanomaly.export.writers", "write_scores_csv"),
     ("geoanomaly.export.writers", "write_grid_geotiff"),
     ("geoanomaly.export.writers", "write_points_gpkg"),
@@ -154,7 +159,11 @@ STAGES = [
     ("geoanomaly.export.outputs", "_report_context"),
     ("geoanomaly.export.figures", "score_map"),
     ("geoanomaly.export.figures", "score_histogram"),
+    ("geoanomaly.export.figures", "overview_map"),
+    ("geoanomaly.export.figures", "element_small_multiples"),
+    ("geoanomaly.export.figures", "target_signatures"),
     ("geoanomaly.export.report", "build_report"),
+    ("geoanomaly.export.qgis", "write_styles"),
 ]
 
 

@@ -133,6 +133,29 @@ def test_streamed_outputs_are_cogs_with_classes_metrics_and_report(sampled_run):
     assert "fitted on" in report and "Counts over the 600 sampled cells" in report
 
 
+def test_streamed_targets_are_the_classed_map_and_every_layer_is_styled(sampled_run):
+    import pyogrio
+    from scipy import ndimage
+
+    result, out = sampled_run
+    assert {"targets.gpkg", "anomaly.qml", "classes.qml", "targets.qml"} <= set(result.files)
+    targets = pyogrio.read_dataframe(out / "targets.gpkg", layer="targets")
+    import rasterio
+
+    with rasterio.open(out / "classes.tif") as src:
+        classes = src.read(1, masked=True)
+        cell_km2 = abs(src.transform.a * src.transform.e) / 1e6
+    # one target per 8-connected region of each class and above, with its cells' area
+    for k in range(1, len(result.thresholds.class_names)):
+        _, n_regions = ndimage.label(np.asarray(classes.filled(0)) >= k, np.ones((3, 3)))
+        assert (targets["class"] == k).sum() == n_regions
+        assert targets.loc[targets["class"] == k, "area_km2"].sum() == pytest.approx(
+            int((np.asarray(classes.filled(0)) >= k).sum()) * cell_km2)
+    report = (out / "report.html").read_text()
+    assert "At a glance" in report and "Streamed grid: targets delineated on the published map" \
+        in report
+
+
 def test_same_seed_same_map_and_window_size_changes_nothing_but_rounding(grid_dir, tmp_path,
                                                                          sampled_run):
     run_streamed(grid_dir, tmp_path / "b", stream_sample=600)

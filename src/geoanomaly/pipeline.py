@@ -739,9 +739,11 @@ def run(config: RunConfig | None = None, **options) -> RunResult:
     score_std = getattr(detector, "score_std_", None)
     seconds = time.perf_counter() - start
     description = score_description(config, detector, data.transformer.method)
+    from .explain import explain
+
     files = write_outputs(config, data, detector, scores, classes, thresholds, metrics,
                           None if labels is None else labels[0], seconds, score_std=score_std,
-                          description=description)
+                          description=description, explanation=explain(config, data, detector))
     return RunResult(config=config, data=data, detector=detector, scores=scores, classes=classes,
                      thresholds=thresholds, metrics=metrics, out_dir=Path(config.out), files=files,
                      seconds=seconds, score_std=score_std)

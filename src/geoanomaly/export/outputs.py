@@ -1,7 +1,8 @@
 """Everything a run leaves in ``--out DIR``, written through one atomic staging folder.
 
-scores.csv, anomaly.tif, anomalies.gpkg (points), metrics.json (with deposits), run.yaml,
-model/ (no pickle) and report.html. Nothing is moved into DIR until all of them are written.
+scores.csv, anomaly.tif, anomalies.gpkg (points), targets.gpkg, metrics.json (with deposits),
+run.yaml, model/ (no pickle), report.html, and a QGIS style (.qml) beside each map layer.
+Nothing is moved into DIR until all of them are written.
 An ensemble / fusion run (geoanomaly.ensemble) adds score_std to scores.csv and
 anomalies.gpkg, uncertainty.tif (score_std on exactly the grid of anomaly.tif), one
 model/member_K/ per member with model/ensemble.json, and the uncertainty map in the report.
@@ -100,7 +101,8 @@ def _jsonable(value):
 
 
 def write_outputs(config, data, detector, scores, classes, thresholds, metrics, labels,
-                  seconds: float, score_std=None, description: str = "") -> list[str]:
+                  seconds: float, score_std=None, description: str = "",
+                  explanation=None) -> list[str]:
     """Write every output into ``config.out``; returns the published names.
 
     ``description`` says what the score is (the pipeline's score_description): passed in, so
@@ -108,24 +110,28 @@ def write_outputs(config, data, detector, scores, classes, thresholds, metrics, 
 
     ``score_std`` (ensembles / fusion): the spread of the member ranks per sample / cell; it
     adds the score_std column and uncertainty.tif. None (a single detector) leaves them out.
+    ``explanation`` (``geoanomaly.explain``): the elements behind each score; it adds the
+    top_elements columns and names the elements of each target.
     """
     from ..progress import showing
 
     with showing(getattr(config, "progress", False)):
         return _write_outputs(config, data, detector, scores, classes, thresholds, metrics,
-                              labels, seconds, score_std, description)
+                              labels, seconds, score_std, description, explanation)
 
 
 def _write_outputs(config, data, detector, scores, classes, thresholds, metrics, labels,
-                   seconds, score_std, description) -> list[str]:
+                   seconds, score_std, description, explanation) -> list[str]:
+    from ..delineate import write_targets_gpkg
     from ..detect.persistence import save_detector
     from ..progress import bar
+    from .qgis import geotiff_tags, layer_text, write_styles
     from .report import build_report
     from .writers import write_grid_geotiff, write_json, write_points_gpkg, write_scores_csv, write_yaml
 
     survey = data.survey
     out_dir = Path(config.out)
-    steps = bar(6 + (score_std is not None), "writing: interpolating the map", unit="file")
+    steps = bar(8 + (score_std is not None), "writing: interpolating the map", unit="file")
     extra = {}
     id_col = _sample_id_column(survey)
     if id_col is not None:
@@ -135,10 +141,15 @@ def _write_outputs(config, data, detector, scores, classes, thresholds, metrics,
     if score_std is not None:
         score_std = np.asarray(score_std, dtype=float)
         extra = {"score_std": score_std, **extra}
+    if explanation is not None:
+        extra.update({k: np.asarray(v, dtype=object) for k, v in explanation.columns().items()})
 
     try:
         map_grid, map_values, interpolated = _map_grid(config, data, scores)
         std_values = None
+        steps.set_description("writing: delineating targets")
+        targets = _targets(data, scores, classes, thresholds, map_grid, map_values,
+                           explanation)
         if score_std is not None:
             std_grid, std_values, _ = _map_grid(config, data, score_std)
             if (std_grid.transform, std_grid.width, std_grid.height) != \
@@ -161,7 +172,9 @@ def _write_outputs(config, data, detector, scores, classes, thresholds, metrics,
         write_grid_geotiff(staging.path("anomaly.tif"), map_grid, map_values,
                            description=("interpolated anomaly score (IDW), higher = more anomalous"
                                         if interpolated else "anomaly score, higher = more anomalous"),
-                           tags=tags)
+                           tags={**tags, **geotiff_tags(
+                               "anomaly.tif", "Interpolated (IDW) from the samples."
+                               if interpolated else "")})
         steps.update()
         if score_std is not None:
             steps.set_description("writing uncertainty.tif")
@@ -174,7 +187,8 @@ def _write_outputs(config, data, detector, scores, classes, thresholds, metrics,
                                   "ranks, higher = members disagree more"),
                 tags={**tags, "SCORE": "score_std of " + tags["SCORE"],
                       "MEMBERS": "; ".join(m.label() for m in members),
-                      "COMBINE": getattr(detector, "combine", "")})
+                      "COMBINE": getattr(detector, "combine", ""),
+                      **geotiff_tags("uncertainty.tif")})
             steps.update()
         steps.set_description("writing the model")
         if metrics is not None:
@@ -182,6 +196,10 @@ def _write_outputs(config, data, detector, scores, classes, thresholds, metrics,
         record = run_record(config, data, detector, seconds, description or config.model)
         if hasattr(detector, "describe"):
             record["ensemble"] = detector.describe()
+        if explanation is not None:
+            record["explanation"] = {"method": explanation.method,
+                                     "attribution": explanation.attribution}
+        record["targets"] = targets.description
         write_yaml(staging.path("run.yaml"), record)
         if hasattr(detector, "folds_"):  # a guided model fitted per spatial fold
             for k, fold_model in enumerate(detector.folds_):
@@ -200,10 +218,16 @@ def _write_outputs(config, data, detector, scores, classes, thresholds, metrics,
             "transform": data.transformer.to_dict(), "features": list(data.feature_names)})
         steps.update()
         steps.set_description("writing report.html")
+        steps.set_description("writing targets.gpkg")
+        write_targets_gpkg(staging.path("targets.gpkg"), targets, description=(
+            layer_text("targets.gpkg", targets.description)["description"]))
+        steps.update()
+        steps.set_description("writing report.html")
         build_report(staging.path("report.html"), _report_context(
             config, data, scores, classes, thresholds, metrics, labels, record,
             map_grid, map_values, interpolated,
-            uncertainty=None if score_std is None else (score_std, std_values, detector)))
+            uncertainty=None if score_std is None else (score_std, std_values, detector),
+            targets=targets, explanation=explanation))
         steps.update()
         if not survey.is_grid:
             steps.set_description("writing anomalies.gpkg")
@@ -214,9 +238,49 @@ def _write_outputs(config, data, detector, scores, classes, thresholds, metrics,
                 columns[f"{element}_{survey.units.get(element) or 'value'}"] = \
                     survey.values[element].to_numpy()
             write_points_gpkg(staging.path("anomalies.gpkg"), survey.x, survey.y, survey.crs,
-                              columns)
+                              columns, **layer_text("anomalies.gpkg"))
+        steps.update()
+        steps.set_description("writing QGIS styles")
+        write_styles(staging.staging_dir, thresholds)
         steps.update()
     return sorted({str(p.relative_to(out_dir)).split("/")[0] for p in staging.published})
+
+
+def _targets(data, scores, classes, thresholds, map_grid, map_values, explanation):
+    """The ranked targets of the map that anomaly.tif holds (``delineate.py``): a grid's own
+    cells, or a point survey's IDW map with its samples and their classes."""
+    from ..delineate import delineate_targets
+
+    survey = data.survey
+    deposits_xy = names = None
+    if data.deposits is not None:
+        dx, dy = (_deposits_in(data.deposits, data.metric_crs, survey.crs)
+                  if not survey.is_grid else (data.deposits.x, data.deposits.y))
+        deposits_xy = np.column_stack([dx, dy])
+        names = _deposit_names(data.deposits)
+    samples = None if survey.is_grid else np.column_stack([data.metric_x, data.metric_y])
+    return delineate_targets(
+        map_grid, map_values, thresholds.thresholds, thresholds.class_names,
+        samples_xy=samples, sample_classes=None if survey.is_grid else classes,
+        contributions=None if explanation is None else explanation.values,
+        elements=list(survey.elements), deposits_xy=deposits_xy, deposit_names=names,
+        signature_values=survey.values)
+
+
+#: deposit attribute columns that name a deposit, most specific first (MINEDEX: SITE_TITLE)
+DEPOSIT_NAME_COLUMNS = ("name", "deposit", "deposit_name", "site_title", "site_name", "title",
+                        "occurrence", "prospect")
+
+
+def _deposit_names(deposits) -> list[str] | None:
+    table = getattr(deposits, "table", None)
+    if table is None:
+        return None
+    by_lower = {str(c).lower(): c for c in table.columns}
+    for name in DEPOSIT_NAME_COLUMNS:
+        if name in by_lower:
+            return table[by_lower[name]].astype(str).tolist()
+    return None
 
 
 def _sample_id_column(survey):
@@ -242,15 +306,17 @@ def _map_grid(config, data, scores):
 
 
 def _report_context(config, data, scores, classes, thresholds, metrics, labels, record,
-                    map_grid, map_values, interpolated, uncertainty=None):
+                    map_grid, map_values, interpolated, uncertainty=None, targets=None,
+                    explanation=None):
     """Turn the run's results into the display-ready fields of the report.
 
-    ``uncertainty``: (score_std per sample / cell, per map cell, the ensemble) or None.
+    ``uncertainty``: (score_std per sample / cell, per map cell, the ensemble) or None;
+    ``targets``: delineate.Targets; ``explanation``: explain.Explanation.
     """
     import yaml
 
     from . import figures
-    from .report import ReportContext
+    from .report import MAX_TARGET_ROWS, ReportContext
 
     survey = data.survey
     deposits = None if data.deposits is None else (data.deposits.x, data.deposits.y)
@@ -267,6 +333,19 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         map_png = figures.score_map(scores, x=data.metric_x, y=data.metric_y, deposits=dep_m,
                                     classes=classes, class_names=names, background=background,
                                     crs=data.metric_crs, title=f"Anomaly score ({config.model})")
+    frame = None if targets is None else targets.frame
+    if survey.is_grid:
+        overview_png = figures.overview_map(scores, grid=survey.grid, classes=classes,
+                                            class_names=names, targets=frame, deposits=deposits,
+                                            crs=survey.crs)
+        elements_png = figures.element_small_multiples(survey.values, grid=survey.grid)
+    else:
+        overview_png = figures.overview_map(
+            scores, x=data.metric_x, y=data.metric_y, classes=classes, class_names=names,
+            thresholds=thresholds.thresholds, background=background, targets=frame,
+            deposits=dep_m, crs=data.metric_crs)
+        elements_png = figures.element_small_multiples(survey.values, x=data.metric_x,
+                                                       y=data.metric_y)
     uncertainty_png = ensemble_text = None
     if uncertainty is not None:
         std, std_map, ensemble = uncertainty
@@ -359,6 +438,13 @@ def _report_context(config, data, scores, classes, thresholds, metrics, labels, 
         histogram_png=figures.score_histogram(scores, threshold_lines),
         extra_figures=_spectrum_area_figures(data),
         ca_png=ca_png, class_counts=counts, class_lower_bounds=lower,
+        overview_png=overview_png, elements_png=elements_png,
+        targets=None if targets is None else targets.records(MAX_TARGET_ROWS),
+        n_targets_total=None if targets is None else len(targets),
+        targets_text=None if targets is None else targets.description,
+        signature_png=None if targets is None or not len(targets) else
+        figures.target_signatures(targets.signature),
+        explanation_text=None if explanation is None else explanation.method,
         cleaning_table=cleaning.to_html(), cleaning_notes=list(cleaning.notes),
         reader_notes=list(data.raw.notes) + list(data.notes)
         + ([] if data.deposits is None else list(data.deposits.notes)) + _map_notes(survey),

@@ -6,6 +6,13 @@ notes, warnings, the configuration) is HTML-escaped. The one exception is
 ``ReportContext.cleaning_table`` when given as a string: it is trusted HTML produced by the
 cleaning stage (e.g. ``DataFrame.to_html()``, which escapes its cells); pass a DataFrame to have
 it rendered and escaped here.
+
+Order, for a reader who looks at the map first: At a glance (the class map with the ranked
+targets and deposits, beside the headline numbers), Targets (ranked table, signatures),
+Validation, Score map and thresholds, Input elements, Run summary, Cleaning, Reader notes,
+Warnings, Configuration; a table of contents under the title links them. Figures keep their
+PNG size on screen (two widths, see ``figures.FULL_WIDTH``) and print full width, never split
+across pages.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import base64
 import datetime as _dt
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +29,7 @@ from pathlib import Path
 from geoanomaly.export.atomic import atomic_write_text
 
 _CSS = """
-body { font-family: Helvetica, Arial, sans-serif; max-width: 60em; margin: 1.5em auto; padding: 0 1em;
+body { font-family: Helvetica, Arial, sans-serif; max-width: 68em; margin: 1.5em auto; padding: 0 1em;
        color: #222; line-height: 1.45; }
 h1 { font-size: 1.6em; border-bottom: 2px solid #444; padding-bottom: .2em; }
 h2 { font-size: 1.25em; border-bottom: 1px solid #bbb; margin-top: 1.8em; }
@@ -38,7 +46,28 @@ pre { background: #f6f6f6; border: 1px solid #ddd; padding: .6em; overflow-x: au
 .note { background: #eef4fb; border-left: 4px solid #4a78b0; padding: .5em .8em; }
 .warn { background: #fff4e0; border-left: 4px solid #d08a00; padding: .5em .8em; }
 .muted { color: #666; }
+nav.toc { font-size: .9em; color: #555; margin: .4em 0 1em; }
+nav.toc a { color: #2a5d9f; text-decoration: none; margin-right: .2em; }
+.glance { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+.glance figure { flex: 3 1 36em; margin: .3em 0; }
+.headline { flex: 1 1 15em; }
+.headline p.big { font-size: 1.3em; font-weight: bold; margin: .3em 0 .6em; }
+.headline table { font-size: .95em; }
+table.targets td:nth-child(8) { max-width: 14em; }
+@page { margin: 15mm; }
+@media print {
+  body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
+  figure, table, tr, pre, .headline, .note, .warn, nav.toc { break-inside: avoid; page-break-inside: avoid; }
+  h1, h2 { break-after: avoid; page-break-after: avoid; }
+  .glance, .pair { display: block; }
+  figure img { width: 100%; height: auto; max-height: 24cm; object-fit: contain; border: none; }
+  a { color: inherit; text-decoration: none; }
+  pre { white-space: pre-wrap; }
+}
 """
+
+#: rows of the targets table; the rest are in targets.gpkg
+MAX_TARGET_ROWS = 30
 
 
 @dataclass
@@ -95,6 +124,22 @@ class ReportContext:
     extra_figures: Mapping[str, bytes] = field(default_factory=dict)  # caption -> PNG
     extra_sections: Mapping[str, str] = field(default_factory=dict)  # heading -> trusted HTML
 
+    # At a glance: the class map with targets and deposits (figures.overview_map), and the
+    # headline numbers: a mapping with any of auc, ci (low, high), protocol, n_deposits,
+    # threshold_method, thresholds ({class name: value} or values), n_targets; what is missing
+    # is taken from the fields above (metrics, threshold_method, class_lower_bounds...).
+    overview_png: bytes | None = None
+    headline: Mapping[str, object] | None = None
+    # Targets: one dict per target (rank, target_id, class_name, area_km2, n_samples,
+    # peak_score, mean_score, top_elements, distance_to_deposit_m); None = not delineated,
+    # [] = none found. n_targets_total: how many targets.gpkg holds (default len(targets)).
+    targets: Sequence[Mapping[str, object]] | None = None
+    n_targets_total: int | None = None
+    signature_png: bytes | None = None  # figures.target_signatures
+    targets_text: str | None = None  # how the targets were delineated (delineate.Targets)
+    explanation_text: str | None = None  # what "top elements" are (explain.Explanation)
+    elements_png: bytes | None = None  # figures.element_small_multiples
+
 
 def build_report(path, context: ReportContext) -> Path:
     """Write the report for ``context`` to ``path`` (one HTML file) and return the path."""
@@ -113,35 +158,221 @@ def render_report(context: ReportContext) -> str:
         "</head><body>",
         f"<h1>{_e(c.title)}</h1>",
     ]
-    if c.warnings:
-        parts.append(f'<p class="warn">This run produced {len(c.warnings)} warning(s); '
-                     'see <a href="#warnings">Warnings</a>.</p>')
-    parts += _summary_section(c)
-    parts += _validation_section(c)
-    for heading, html_text in c.extra_sections.items():
-        parts.append(f"<h2>{_e(heading)}</h2>")
-        parts.append(html_text)
-    parts += _map_section(c)
-    parts += _threshold_section(c)
-    parts += _cleaning_section(c)
-    parts += _list_section("reader-notes", "Reader notes",
-                           "Decisions taken automatically while reading the input.", c.reader_notes)
-    parts += _list_section("warnings", "Warnings", None, c.warnings, css="warn")
+    sections = [_glance_section(c), _targets_section(c), _validation_section(c)]
+    for i, (heading, html_text) in enumerate(c.extra_sections.items()):
+        sections.append([f'<h2 id="extra-{i + 1}">{_e(heading)}</h2>', html_text])
+    sections += [_map_section(c), _threshold_section(c)]
+    if c.elements_png:
+        sections.append(_elements_section(c))
+    sections += [
+        _summary_section(c),
+        _cleaning_section(c),
+        _list_section("reader-notes", "Reader notes",
+                      "Decisions taken automatically while reading the input.", c.reader_notes),
+        _list_section("warnings", "Warnings", None, c.warnings, css="warn"),
+    ]
     if c.extra_figures:
-        parts.append('<h2 id="more-figures">More figures</h2>')
-        parts += [_figure(png, caption) for caption, png in c.extra_figures.items() if png]
-    parts.append('<h2 id="configuration">Configuration</h2>')
+        sections.append(['<h2 id="more-figures">More figures</h2>']
+                        + [_figure(png, caption) for caption, png in c.extra_figures.items() if png])
+    configuration = ['<h2 id="configuration">Configuration</h2>']
     if c.config_yaml:
-        parts.append("<p>The resolved configuration of this run (rerun with it to reproduce the results):</p>")
-        parts.append(f"<pre>{_e(c.config_yaml)}</pre>")
+        configuration.append("<p>The resolved configuration of this run (rerun with it to "
+                             "reproduce the results):</p>")
+        configuration.append(f"<pre>{_e(c.config_yaml)}</pre>")
     else:
-        parts.append('<p class="muted">No configuration recorded.</p>')
+        configuration.append('<p class="muted">No configuration recorded.</p>')
+    sections.append(configuration)
+    parts.append(_contents(sections))
+    for section in sections:
+        parts += section
     parts.append(f'<p class="muted">Generated by geoanomaly {_e(_version(c))} on {_e(_date(c))}.</p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
+def _contents(sections: list[list[str]]) -> str:
+    """The table of contents: one link per section, read from its (already escaped) heading."""
+    links = []
+    for section in sections:
+        match = re.match(r'<h2 id="([^"]+)">(.*)</h2>$', section[0]) if section else None
+        if match:
+            links.append(f'<a href="#{match.group(1)}">{match.group(2)}</a>')
+    return '<nav class="toc"><strong>Contents:</strong> ' + " &middot; ".join(links) + "</nav>"
+
+
 # ---------------------------------------------------------------- sections
+
+_HEADLINE_KEYS = ("auc", "ci", "protocol", "n_deposits", "threshold_method", "thresholds", "n_targets",
+                  "several_models")
+
+
+def _glance_section(c: ReportContext) -> list[str]:
+    """The class map with the ranked targets beside the few numbers a reader asks first."""
+    h = _headline(c)
+    lines = [f'<p class="big">{_e(_auc_sentence(h))}</p>']
+    rows: list[tuple[str, str]] = []
+    if h.get("thresholds") or h.get("threshold_method"):
+        rows.append(("Thresholds", _e(_threshold_text(h))))
+    n_targets = h.get("n_targets")
+    if n_targets is not None:
+        n = int(n_targets)
+        rows.append(("Targets", _e(f"{n:,} ranked target{'s' if n != 1 else ''}, all in "
+                                   "targets.gpkg") if n else "no targets delineated"))
+    if c.model:
+        rows.append(("Model", _e(c.model)))
+    if c.n_samples is not None:
+        rows.append(("Survey", _e(f"{int(c.n_samples):,} " + ("valid grid cells" if c.is_grid
+                                                               else "samples"))))
+    for key, value in h.items():  # anything else the caller put in the headline
+        if key not in _HEADLINE_KEYS and value is not None:
+            rows.append((_e(str(key).replace("_", " ")), _e(value)))
+    n_warn = len(c.warnings)
+    warn_row = (f'<td class="warn"><a href="#warnings">{n_warn} warning{"s" if n_warn != 1 else ""}'
+                "</a>: read them before the map</td>" if n_warn else "<td>none</td>")
+    lines.append("<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+                 + f"<tr><th>Warnings</th>{warn_row}</tr></table>")
+    block = '<div class="headline">' + "".join(lines) + "</div>"
+    parts = ['<h2 id="glance">At a glance</h2>']
+    if c.overview_png:
+        if c.map_interpolated:
+            how = ("Dots are the samples, coloured by class; the pale background and the "
+                   "target outlines follow the map INTERPOLATED between samples (IDW), for "
+                   "display only.")
+        else:
+            how = "Cells coloured by anomaly class."
+        caption = (f"Anomaly classes, the best-ranked targets (filled with their class colour, "
+                   f"outlined, numbered by rank) and known deposits (blue stars). {how}")
+        parts.append('<div class="glance">' + _figure(c.overview_png, caption) + block + "</div>")
+    else:
+        parts.append(block)
+    return parts
+
+
+def _headline(c: ReportContext) -> dict:
+    """The caller's headline, completed from the other fields: the AUC of protocol "samples"
+    (else the first protocol), the threshold method and values, the number of targets."""
+    h = dict(c.headline or {})
+    rows = _metric_rows(c.metrics)
+    if "auc" not in h and rows:
+        models = {str(r["model"]) for r in rows if r.get("model") is not None}
+        if len(models) > 1:
+            h["several_models"] = True
+        else:
+            row = next((r for r in rows if r.get("protocol") == "samples"), rows[0])
+            h["auc"] = row.get("auc")
+            ci = row.get("ci")
+            if ci is None and ("ci_low" in row or "ci_high" in row):
+                ci = (row.get("ci_low"), row.get("ci_high"))
+            h.setdefault("ci", ci)
+            h.setdefault("protocol", row.get("protocol"))
+    if h.get("n_deposits") is None:
+        h["n_deposits"] = c.n_deposits
+    if h.get("threshold_method") is None:
+        h["threshold_method"] = c.threshold_method
+    if h.get("thresholds") is None and c.class_lower_bounds:
+        h["thresholds"] = {name: value for name, value in c.class_lower_bounds.items()
+                           if _float(value) is not None}
+    if h.get("n_targets") is None:
+        h["n_targets"] = c.n_targets_total if c.n_targets_total is not None else (
+            None if c.targets is None else len(c.targets))
+    return h
+
+
+def _auc_sentence(h: Mapping) -> str:
+    """'ROC AUC 0.91 (0.83-0.97), protocol samples, 14 deposits', or why there is none."""
+    n_dep = h.get("n_deposits")
+    deposits = "" if n_dep is None else f", {int(n_dep)} deposit{'s' if int(n_dep) != 1 else ''}"
+    if h.get("several_models"):
+        return "ROC AUC per model: see Validation" + deposits
+    auc = _float(h.get("auc"))
+    if auc is None:
+        return "Not validated: no deposits given" if not n_dep else \
+            "No AUC computed" + deposits
+    text = f"ROC AUC {auc:.2f}"
+    low = high = None
+    if h.get("ci") is not None:
+        try:
+            low, high = (_float(v) for v in list(h["ci"])[:2])
+        except (TypeError, ValueError):
+            low = high = None
+    if low is not None and high is not None:
+        text += f" ({low:.2f}-{high:.2f})"
+    if h.get("protocol"):
+        text += f", protocol {h['protocol']}"
+    return text + deposits
+
+
+def _threshold_text(h: Mapping) -> str:
+    method = h.get("threshold_method")
+    values = h.get("thresholds")
+    if isinstance(values, Mapping):
+        listed = ", ".join(f"{name} {_short(v)}" for name, v in values.items())
+    elif values is not None and not isinstance(values, str):
+        listed = ", ".join(_short(v) for v in values)
+    else:
+        listed = "" if values is None else str(values)
+    text = f"{method}: {listed}" if method and listed else (method or listed)
+    if method == "t":
+        text += " (chosen with the deposits: supervised)"
+    return text
+
+
+def _targets_section(c: ReportContext) -> list[str]:
+    parts = ['<h2 id="targets">Targets</h2>']
+    if c.targets is None:
+        parts.append('<p class="muted">No targets delineated for this run.</p>')
+    elif len(c.targets) == 0:
+        parts.append("<p>No anomaly class formed a target.</p>")
+    else:
+        rows = sorted(c.targets, key=lambda r: (_float(r.get("rank")) is None,
+                                                _float(r.get("rank")) or 0.0))
+        shown = rows[:MAX_TARGET_ROWS]
+        total = int(c.n_targets_total) if c.n_targets_total is not None else len(rows)
+        what = "cells" if c.is_grid else "samples"
+        parts.append("<p>Contiguous areas of each anomaly class, ranked: 1 = most prospective. "
+                     "A target of a higher class lies inside one of a lower class. Top elements: "
+                     "the elements that raise the score most inside the target.</p>")
+        if c.targets_text:
+            parts.append(f"<p>{_e(c.targets_text)}</p>")
+        if c.explanation_text:
+            parts.append(f'<p class="muted">Top elements: {_e(c.explanation_text)}</p>')
+        head = ["Rank", "Target", "Class", "Area (km²)", f"{what.capitalize()}", "Peak score",
+                "Mean score", "Top elements", "Nearest deposit (m)"]
+        lines = ['<table class="targets"><tr>' + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
+        for r in shown:
+            cells = [_num_cell(_integer(r.get("rank"))), f"<td>{_e(r.get('target_id', ''))}</td>",
+                     f"<td>{_e(r.get('class_name', ''))}</td>",
+                     _num_cell(_fixed(r.get("area_km2"), 2)),
+                     _num_cell(_integer(r.get("n_samples"))),
+                     _num_cell(_fixed(r.get("peak_score"), 3)),
+                     _num_cell(_fixed(r.get("mean_score"), 3)),
+                     f"<td>{_e(_elements_text(r.get('top_elements')))}</td>",
+                     _num_cell(_distance(r.get("distance_to_deposit_m")))]
+            lines.append("<tr>" + "".join(cells) + "</tr>")
+        lines.append("</table>")
+        parts.append("".join(lines))
+        if total > len(shown):
+            more = total - len(shown)
+            parts.append(f'<p class="muted">The table shows the first {len(shown)} by rank; '
+                         f"{more:,} more in targets.gpkg.</p>")
+        else:
+            parts.append('<p class="muted">All targets, with their outlines, are in targets.gpkg.</p>')
+    if c.signature_png:
+        parts.append(_figure(c.signature_png, "Signature of the best-ranked targets: for each "
+                             "element, the median robust z of log10 concentration inside the "
+                             "target, i.e. how many robust standard deviations above (or below) "
+                             "the survey's background it lies; 0 = background."))
+    return parts
+
+
+def _elements_section(c: ReportContext) -> list[str]:
+    what = "cells" if c.is_grid else "samples (one dot each)"
+    return ['<h2 id="elements">Input elements</h2>',
+            _figure(c.elements_png, f"The input elements, one panel each, on the {what}. Every "
+                    "panel has its own colour stretch (log10 of the values, linear where an "
+                    "element has zero or negative values; 2nd to 98th percentile; dark = low, "
+                    "yellow = high): it shows where an element is high, not how high.")]
+
 
 def _summary_section(c: ReportContext) -> list[str]:
     rows: list[tuple[str, str]] = []
@@ -196,14 +427,18 @@ def _validation_section(c: ReportContext) -> list[str]:
                      "scores above every background sample); the interval is the confidence interval "
                      "reported by the protocol.</p>")
     parts += [f"<p>{_e(note)}</p>" for note in c.validation_notes]
-    if c.roc_png:
-        parts.append(_figure(c.roc_png, "ROC curves of the anomaly score against known deposits."))
-    if c.success_rate_png:
-        parts.append(_figure(c.success_rate_png, "Success rate: share of known deposits captured "
-                                                 "against share of area, ranked by decreasing score."))
-    if c.pa_png:
-        parts.append(_figure(c.pa_png, "Prediction-area plot."))
+    parts += _pair([(c.roc_png, "ROC curves of the anomaly score against known deposits."),
+                    (c.success_rate_png, "Success rate: share of known deposits captured "
+                                         "against share of area, ranked by decreasing score.")])
     return parts
+
+
+def _pair(figures: list[tuple[bytes | None, str]]) -> list[str]:
+    """Half-width figures side by side on a wide screen (one under the other in print)."""
+    shown = [_figure(png, caption) for png, caption in figures if png]
+    if len(shown) < 2:
+        return shown
+    return ['<div class="pair">' + "".join(shown) + "</div>"]
 
 
 def _metric_rows(metrics) -> list[dict]:
@@ -293,8 +528,9 @@ def _threshold_section(c: ReportContext) -> list[str]:
                      "the same deposits they would be judged against (in-sample).</p>")
     if c.histogram_png:
         parts.append(_figure(c.histogram_png, "Histogram of anomaly scores with the thresholds (dashed)."))
-    if c.ca_png:
-        parts.append(_figure(c.ca_png, "Concentration-area fractal plot with fitted segments and breakpoints."))
+    parts += _pair([(c.ca_png, "Concentration-area fractal plot with fitted segments and breakpoints."),
+                    (c.pa_png, "Prediction-area plot: where the share of deposits predicted "
+                               "meets the share of area left out.")])
     if c.class_counts:
         total = sum(int(v) for v in c.class_counts.values())
         bounds = c.class_lower_bounds or {}
@@ -310,7 +546,7 @@ def _threshold_section(c: ReportContext) -> list[str]:
         lines.append(f"<tr><th>Total</th>{'<td></td>' if show_bounds else ''}"
                      f'<td class="num">{total:,}</td><td class="num">100.0</td></tr></table>')
         parts.append("".join(lines))
-    elif not (c.histogram_png or c.ca_png):
+    elif not (c.histogram_png or c.ca_png or c.pa_png):
         parts.append('<p class="muted">No thresholds applied.</p>')
     return parts
 
@@ -367,6 +603,51 @@ def _number(value, digits: int = 3) -> str:
     if number.is_integer() and abs(number) < 1e15 and not isinstance(value, float):
         return f"{int(number):,}"
     return f"{number:.{digits}f}" if abs(number) >= 10 ** -digits or number == 0 else f"{number:.3g}"
+
+
+def _float(value) -> float | None:
+    """A finite float, or None (missing, NaN, text)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _short(value) -> str:
+    number = _float(value)
+    return str(value) if number is None else f"{number:.4g}"
+
+
+def _integer(value) -> str:
+    number = _float(value)
+    return "" if number is None else f"{int(round(number)):,}"
+
+
+def _fixed(value, digits: int) -> str:
+    number = _float(value)
+    return "" if number is None else f"{number:,.{digits}f}"
+
+
+def _distance(value) -> str:
+    """Metres to the nearest deposit; 0 says the deposit lies inside; blank without deposits."""
+    number = _float(value)
+    if number is None:
+        return "-"
+    return "0 (inside)" if number == 0 else f"{number:,.0f}"
+
+
+def _elements_text(value) -> str:
+    if value is None or isinstance(value, str):
+        return value or ""
+    try:
+        return ", ".join(str(v) for v in value)
+    except TypeError:
+        return str(value)
+
+
+def _num_cell(text: str) -> str:
+    return f'<td class="num">{_e(text)}</td>'
 
 
 def _interval(ci) -> str:

@@ -269,6 +269,7 @@ def _deposits_on_grid(config, data, stack):
 def _score_and_write(config, data, stack, sample, detector, scorer, deposits,
                      n_sample_probes, start, stages):
     from ..export.atomic import OutputStaging
+    from ..export.qgis import geotiff_tags, write_styles
     from ..pipeline import score_description, threshold_scores
     from ..threshold import classify
     from .cog import WindowedRaster
@@ -282,7 +283,8 @@ def _score_and_write(config, data, stack, sample, detector, scorer, deposits,
         anomaly = WindowedRaster(staging.path("anomaly.tif"), height=stack.height,
                                  width=stack.width, transform=stack.transform,
                                  crs=data.survey.crs, dtype="float32",
-                                 description="anomaly score, higher = more anomalous", tags=tags)
+                                 description="anomaly score, higher = more anomalous",
+                                 tags={**tags, **geotiff_tags("anomaly.tif")})
         classes_tif = None
         try:
             mark = time.perf_counter()
@@ -312,7 +314,8 @@ def _score_and_write(config, data, stack, sample, detector, scorer, deposits,
                 description="anomaly class",
                 tags={**tags, **{f"CLASS_{i}": n for i, n in enumerate(thresholds.class_names)},
                       "THRESHOLDS": ", ".join(f"{t:.6g}" for t in thresholds.thresholds),
-                      "THRESHOLDS_FROM": f"{sample_scores.size} sampled cells"})
+                      "THRESHOLDS_FROM": f"{sample_scores.size} sampled cells",
+                      **geotiff_tags("classes.tif")})
             counts = np.zeros(len(thresholds.class_names), dtype=np.int64)
             mark = time.perf_counter()
             _write_classes(anomaly, classes_tif, windows, thresholds, counts)
@@ -346,8 +349,13 @@ def _score_and_write(config, data, stack, sample, detector, scorer, deposits,
         _write_records(config, data, detector, scorer, staging, metrics, seconds, description,
                        streamed)
         mark = time.perf_counter()
+        targets = _write_targets(staging, data, thresholds, deposits,
+                                 (streamed["height"], streamed["width"]))
+        stages["targets"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         _write_report(config, data, staging, thresholds, sample_scores, counts, metrics,
-                      seconds, description, streamed, deposits)
+                      seconds, description, streamed, deposits, targets)
+        write_styles(staging.staging_dir, thresholds)
         stages["report"] = time.perf_counter() - mark
     files = sorted({str(p.relative_to(out_dir)).split("/")[0] for p in staging.published})
     return StreamedRunResult(config=config, data=data, detector=detector, scores=sample_scores,
@@ -493,13 +501,41 @@ def _write_records(config, data, detector, scorer, staging, metrics, seconds, de
         "cell_cleaning": scorer.cleaner.to_dict()})
 
 
+#: a streamed map is delineated on at most this many cells a side (read from the published
+#: map's overviews): 25 M cells take about 10 s and 0.7 GB (BENCHMARKS.md, issue 9)
+TARGET_MAX_SIDE = 5000
+
+
+def _write_targets(staging, data, thresholds, deposits, shape):
+    """targets.gpkg of a streamed grid: delineated on the published map (its overview when it
+    has more than TARGET_MAX_SIDE cells a side), without element signatures (the cells'
+    concentrations are not in memory)."""
+    from ..delineate import delineate_targets, write_targets_gpkg
+    from ..export.outputs import _deposit_names
+    from ..export.qgis import layer_text
+
+    image, grid = _overview(staging.path("anomaly.tif"), data.survey.crs, TARGET_MAX_SIDE)
+    targets = delineate_targets(
+        grid, image, thresholds.thresholds, thresholds.class_names,
+        deposits_xy=None if deposits is None else np.column_stack([deposits.x, deposits.y]),
+        deposit_names=None if deposits is None else _deposit_names(deposits))
+    note = ("Streamed grid: targets delineated on "
+            + (f"an overview of {grid.height:,} x {grid.width:,} cells (cell means)"
+               if (grid.height, grid.width) != tuple(shape) else "the published map")
+            + ", without element signatures (the cells' concentrations are not kept).")
+    targets.description = f"{targets.description} {note}"
+    write_targets_gpkg(staging.path("targets.gpkg"), targets, description=(
+        layer_text("targets.gpkg", targets.description)["description"]))
+    return targets
+
+
 def _write_report(config, data, staging, thresholds, sample_scores, counts, metrics, seconds,
-                  description, streamed, deposits) -> None:
+                  description, streamed, deposits, targets=None) -> None:
     import yaml
 
     from ..export import figures
     from ..export.outputs import metric_rows
-    from ..export.report import ReportContext, build_report
+    from ..export.report import MAX_TARGET_ROWS, ReportContext, build_report
 
     image, grid = _overview(staging.path("anomaly.tif"), data.survey.crs)
     dep = None if deposits is None else (deposits.x, deposits.y)
@@ -509,6 +545,9 @@ def _write_report(config, data, staging, thresholds, sample_scores, counts, metr
                                 title=f"Anomaly score ({config.model})" + (
                                     f", overview of {grid.height} x {grid.width} cells (cell "
                                     "means)" if decimated else ""))
+    overview_png = figures.overview_map(image, grid=grid, thresholds=thresholds.thresholds,
+                                        class_names=names, deposits=dep, crs=data.survey.crs,
+                                        targets=None if targets is None else targets.frame)
     roc_png = None
     notes = []
     if metrics is not None and "samples" in metrics["protocols"]:
@@ -547,6 +586,10 @@ def _write_report(config, data, staging, thresholds, sample_scores, counts, metr
         histogram_png=figures.score_histogram(sample_scores, threshold_lines,
                                               title="Score distribution (sampled cells)"),
         class_counts={n: int(c) for n, c in zip(names, counts)}, class_lower_bounds=lower,
+        overview_png=overview_png,
+        targets=None if targets is None else targets.records(MAX_TARGET_ROWS),
+        n_targets_total=None if targets is None else len(targets),
+        targets_text=None if targets is None else targets.description,
         cleaning_table=cleaning.to_html(),
         cleaning_notes=[f"Counts over the {data.raw.n:,} sampled cells."] + list(cleaning.notes),
         reader_notes=list(data.raw.notes) + list(data.notes)
