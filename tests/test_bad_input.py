@@ -242,3 +242,45 @@ def test_an_output_folder_that_cannot_be_written_is_refused(tmp_path, capsys):
     assert "cannot be written to" in capsys.readouterr().err
     assert run_cli(tmp_path, csv, out="survey.csv/sub") == 2
     assert "survey.csv is a file, not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--seed", "-1"], "Option seed = -1 must be a whole number, 0 or more"),
+    (["--batch-size", "0"], "Option batch_size = 0 must be a number of rows"),
+    (["--epochs", "0"], "epochs must be at least 1"),
+    (["--smooth-k", "-1"], "Option smooth_k = -1 must be 0 (off)"),
+    (["--percentiles", "abc"], "argument --percentiles: expected numbers"),
+])
+def test_bad_options_are_refused_with_one_sentence_and_no_output(options, message, tmp_path,
+                                                                 capsys):
+    csv = tmp_path / "survey.csv"
+    table(n=120).to_csv(csv, index=False)
+    try:
+        code = run_cli(tmp_path, csv, *options)
+    except SystemExit as exit_:  # argparse's own refusals
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_control_file_is_named_for_a_guided_model_without_deposits(tmp_path, capsys):
+    csv = tmp_path / "survey.csv"
+    table(n=120).to_csv(csv, index=False)
+    assert run_cli(tmp_path, csv, "--model", "pcvae", "--control",
+                   str(tmp_path / "geology.gpkg")) == 2
+    err = capsys.readouterr().err
+    assert "geology.gpkg does not exist" in err and "Traceback" not in err
+
+
+def test_a_shapefile_without_its_dbf_is_refused_with_the_missing_file(tmp_path):
+    import geopandas
+
+    from geoanomaly.io import read_survey
+
+    t = table()
+    geopandas.GeoDataFrame(t[["Cu", "Pb", "Zn"]], geometry=geopandas.points_from_xy(t.x, t.y),
+                           crs="EPSG:32750").to_file(tmp_path / "pts.shp")
+    (tmp_path / "pts.dbf").unlink()
+    with pytest.raises(InputError, match="its attribute file pts.dbf is missing"):
+        read_survey([str(tmp_path / "pts.shp")])

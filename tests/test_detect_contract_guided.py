@@ -201,6 +201,30 @@ def test_pcvae_geology_prior_uses_no_deposits(geology, tmp_path):
     assert any("geology, no deposits" in n for n in result.data.notes)
 
 
+def test_pcvae_geology_prior_runs_on_a_point_survey_without_deposits(geology, tmp_path):
+    """A point survey has no cells to label; without deposits it needs no label radius either
+    (this once ended in an AttributeError)."""
+    import geoanomaly
+    import pandas as pd
+    import rasterio
+
+    folder, _, faults = geology
+    rng = np.random.default_rng(5)
+    with rasterio.open(folder / "Cu.tif") as src:
+        rows, cols = rng.integers(0, src.height, 300), rng.integers(0, src.width, 300)
+        x, y = src.xy(rows, cols)
+    table = {"x": x, "y": y}
+    for name in ("Cu", "Pb", "Zn", "Mn", "Fe2O3"):
+        with rasterio.open(folder / f"{name}.tif") as src:
+            table[name] = src.read(1)[rows, cols]
+    pd.DataFrame(table).to_csv(tmp_path / "samples.csv", index=False)
+    result = geoanomaly.run(sources=[str(tmp_path / "samples.csv")], model="pcvae",
+                            control=[str(faults)], epochs=3, crs="EPSG:32650",
+                            out=str(tmp_path / "o"))
+    assert result.data.guidance["uses_deposits"] is False
+    assert np.isfinite(result.scores).all() and (tmp_path / "o" / "targets.gpkg").exists()
+
+
 def test_guided_models_refuse_to_run_without_what_they_learn_from(small_grid, tmp_path):
     import geoanomaly
 

@@ -92,3 +92,11 @@ def test_a_detector_without_contributions_gets_the_labelled_background_excess(tm
     truth = pd.read_csv(paths.truth_csv)
     halo = truth["positive"].to_numpy() & (scores["class"].to_numpy() >= 2)
     assert (scores.loc[halo, "top_elements"].str.split(", ").str[0] == "Au").mean() >= 0.8
+
+
+def test_anomalies_gpkg_reads_back_as_a_survey_despite_its_style_table(point_source):
+    from geoanomaly.io import read_survey
+
+    _, out, _ = point_source
+    survey = read_survey([str(out / "anomalies.gpkg")])
+    assert survey.n == 1500 and not any("has layers" in note for note in survey.notes)

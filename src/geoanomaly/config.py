@@ -392,6 +392,13 @@ def check_config(config: RunConfig) -> None:
     if config.protocols and "opengad-stratified" in config.protocols and not config.stratify_by:
         raise InputError("Protocol opengad-stratified needs --stratify-by COLUMN (the survey or "
                          "lab-batch column, e.g. WAMEX_A_NO).")
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
+        raise InputError(f"Option seed = {config.seed!r} must be a whole number, 0 or more.")
+    if config.batch_size is not None and (isinstance(config.batch_size, bool) or
+                                          not isinstance(config.batch_size, int) or
+                                          config.batch_size < 1):
+        raise InputError(f"Option batch_size = {config.batch_size!r} must be a number of rows, "
+                         "1 or more (leave it out for the automatic size).")
     if config.smooth_k is not None and config.smooth_k < 0:
         raise InputError(f"Option smooth_k = {config.smooth_k} must be 0 (off) or a count of "
                          "neighbours.")

@@ -106,6 +106,9 @@ def model_rows(config, data, X) -> ModelRows:
                              "reproject the rasters to a projected CRS first.")
         return ModelRows(np.asarray(data.metric_x, float), np.asarray(data.metric_y, float),
                          grid, None)
+    if data.deposits is None:  # a geology prior alone: no deposit becomes a label
+        return ModelRows(np.asarray(data.metric_x, float), np.asarray(data.metric_y, float),
+                         None, None)
     from .validate.labels import protocol_positives
 
     _, how = protocol_positives(data.survey, data.deposits, data.metric_x, data.metric_y,

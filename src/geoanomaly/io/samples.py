@@ -313,15 +313,23 @@ def _geometry_xy(geometry, path: Path, notes: list[str]) -> tuple[np.ndarray, np
 def _read_vector(path: Path, layer) -> Table:
     import pyogrio
 
+    if path.suffix.lower() == ".shp" and not any(
+            path.with_suffix(ext).exists() for ext in (".dbf", ".DBF")):
+        raise InputError(f"{path}: its attribute file {path.with_suffix('.dbf').name} is "
+                         "missing, and the assays live there; copy the .shp together with its "
+                         ".dbf, .shx and .prj.")
     try:
-        layers = [str(row[0]) for row in pyogrio.list_layers(path)]
+        listed = pyogrio.list_layers(path)
     except Exception as err:
         raise InputError(f"Cannot read {path} as a GIS layer ({' '.join(str(err).split())}); "
                          f"supported formats: {SUPPORTED}.") from None
+    # layers with geometry first: a GeoPackage may hold tables too (QGIS's layer_styles)
+    layers = [str(name) for name, kind in listed if kind] + \
+        [str(name) for name, kind in listed if not kind]
     notes: list[str] = []
     if layer is not None and str(layer) not in layers:
         raise InputError(f"{path} has no layer '{layer}'; its layers are: {', '.join(layers)}.")
-    if layer is None and len(layers) > 1:
+    if layer is None and sum(1 for _, kind in listed if kind) > 1:
         notes.append(f"{path.name} has layers {', '.join(layers)}; read the first, '{layers[0]}'.")
     import geopandas
 
@@ -396,7 +404,8 @@ def read_table(path, *, sheet=None, numeric=None) -> Table:
             table.notes.append(f"{int(empty_rows.sum())} empty rows of {path.name} ignored.")
             table.frame = table.frame[~empty_rows]
     if len(table.frame) == 0:
-        raise InputError(f"{path} has no data rows: give a table with one row per sample.")
+        raise InputError(f"{path} has no data rows: give a table with a header line and one "
+                         "row per sample (or deposit).")
     return table
 
 
