@@ -536,6 +536,10 @@ def _geometry_path(geom):
     return MplPath(np.concatenate(vertices), np.concatenate(codes))
 
 
+#: a target narrower than this fraction of the map's span is marked with a ring
+SMALL_TARGET = 0.012
+
+
 def _draw_targets(ax, targets, colours, top_n: int) -> tuple[int, int]:
     """Fill the ``top_n`` best-ranked targets with their class colour, outline them and write
     their rank inside; returns (drawn, total). Higher classes are drawn last, so a nested
@@ -563,6 +567,12 @@ def _draw_targets(ax, targets, colours, top_n: int) -> tuple[int, int]:
                                edgecolor=TARGET_OUTLINE, linewidth=0.8, zorder=3))
     span = max(ax.dataLim.width, ax.dataLim.height)
     span = span if np.isfinite(span) and span > 0 else 1.0
+    for i in order:  # a target a few pixels wide gets a ring, so that its number points at it
+        x0, y0, x1, y1 = geometry.iloc[i].bounds
+        if max(x1 - x0, y1 - y0) < SMALL_TARGET * span:
+            point = geometry.iloc[i].representative_point()
+            ax.scatter([point.x], [point.y], s=70, facecolors="none", edgecolors=TARGET_OUTLINE,
+                       linewidths=1.1, zorder=4)
     labels = _label_points([geometry.iloc[i] for i in order], np.nan_to_num(classes[order]),
                            [int(ranks[i]) for i in order], min_gap=0.03 * span)
     for (px, py), text in labels:
@@ -657,7 +667,12 @@ def overview_map(
     colours = _class_palette(n_classes)
     style = dict(cmap=ListedColormap(colours), norm=BoundaryNorm(np.arange(n_classes + 1) - 0.5,
                                                                  n_classes))
-    fig = _new_figure(FULL_WIDTH, 6.6)
+    if grid is not None:
+        extent = _grid_extent(grid)
+    else:
+        extent = (np.nanmin(x), np.nanmax(x), np.nanmin(y), np.nanmax(y)) \
+            if x is not None and y is not None and len(x) else (0.0, 1.0, 0.0, 1.0)
+    fig = _new_figure(FULL_WIDTH, _map_height(extent))
     ax = fig.add_subplot()
     if crs is None and grid is not None:
         crs = grid.crs
@@ -702,9 +717,31 @@ def overview_map(
                                       edgecolors="white", linewidths=0.8, zorder=7,
                                       label=f"{deposit_label} ({dx.size})"))
     _map_axes(ax, crs, title)
+    x0, x1, y0, y1 = (min(extent[0], extent[1]), max(extent[0], extent[1]),
+                      min(extent[2], extent[3]), max(extent[2], extent[3]))
+    if background is not None:
+        bx0, bx1, by0, by1 = _grid_extent(background[1])
+        x0, x1, y0, y1 = min(x0, bx0), max(x1, bx1), min(y0, by0), max(y1, by1)
+    if targets is not None and len(targets):
+        tx0, ty0, tx1, ty1 = targets.total_bounds
+        x0, x1, y0, y1 = min(x0, tx0), max(x1, tx1), min(y0, ty0), max(y1, ty1)
+    pad = 0.02 * max(x1 - x0, y1 - y0, 1e-9)
+    ax.set_xlim(x0 - pad, x1 + pad)
+    ax.set_ylim(y0 - pad, y1 + pad)
+    ax.set_aspect("equal", adjustable="box")  # the figure was sized to the map: keep it whole
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4),
                fontsize="small", frameon=False)
     return _png_bytes(fig)
+
+
+def _map_height(extent) -> float:
+    """Figure height (inches) for a map of ``extent`` (x0, x1, y0, y1) at FULL_WIDTH: a tall
+    survey gets a tall figure instead of a narrow strip in a wide one (title, axis labels and
+    the legend below take about 2 inches)."""
+    width = abs(float(extent[1]) - float(extent[0]))
+    height = abs(float(extent[3]) - float(extent[2]))
+    aspect = height / width if width > 0 and np.isfinite(height / width) else 0.75
+    return float(np.clip((FULL_WIDTH - 1.4) * aspect + 2.0, 4.5, 10.5))
 
 
 #: robust z at or above which a target's element is drawn as clearly enriched
