@@ -296,3 +296,20 @@ def test_bad_inputs_are_refused_in_one_sentence():
     with pytest.raises(InputError, match="samples_xy"):
         delineate_targets(grid, np.zeros(100), THRESHOLDS, NAMES, contribution_rows="samples",
                           contributions=np.zeros((100, 1)), elements=["Cu"])
+
+
+def test_samples_on_the_far_edge_of_an_idw_map_count_inside_it():
+    """A survey on round coordinates puts its last column of samples exactly on the IDW map's
+    east edge; a target reached only by such a sample must not be dropped as an artefact."""
+    from geoanomaly.grid import idw_grid
+
+    xs, ys = np.meshgrid(np.arange(0, 2000, 100.0) + 400_000, np.arange(0, 2000, 100.0) + 7e6)
+    x, y = xs.ravel(), ys.ravel()
+    score = np.random.default_rng(0).normal(size=x.size) * 0.1
+    corner = np.argmax(x + 1e-6 * y)  # the north-east sample
+    score[corner] = 10.0
+    image, grid = idw_grid(x, y, score)
+    targets = delineate_targets(grid, image[grid.valid], [3.0], ["background", "hot"],
+                                samples_xy=np.column_stack([x, y]),
+                                sample_classes=(score >= 3.0).astype(int))
+    assert len(targets) == 1 and targets.frame["n_anomalous_samples"].iloc[0] == 1

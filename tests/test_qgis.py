@@ -244,3 +244,12 @@ def test_published_outputs_follow_the_umask(tmp_path, umask, mask, file_mode, di
     assert _mode(out / "model") == dir_mode
     written = atomic_write_text(tmp_path / "new" / "config.yaml", "a: 1\n")
     assert _mode(written) == file_mode and _mode(written.parent) == dir_mode
+
+
+def test_more_classes_than_the_palette_holds_blend_its_colours_for_maps_and_styles():
+    colours = class_colours(8)
+    assert len(set(colours)) == 8 and colours[0] == class_colours(2)[0]
+    assert colours[1] == "#fdae61" and colours[-1] == "#67001f"  # the palette's two ends
+    names = ["background"] + [f">= p{p}" for p in (50, 60, 70, 80, 90, 95, 99)]
+    root = ET.fromstring(qgis.score_raster_qml([50, 60, 70, 80, 90, 95, 99], names, 0, 1))
+    assert [i.get("color") for i in root.iter("item")] == colours

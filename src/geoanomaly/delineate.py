@@ -328,6 +328,10 @@ def _cells_of(grid, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore"):
         col = np.floor((t.e * dx - t.b * dy) / det)
         row = np.floor((-t.d * dx + t.a * dy) / det)
+    # a point on the grid's far edge (the IDW map's edge can fall exactly on the outermost
+    # samples of a survey on round coordinates) belongs to the last cell, not off the grid
+    col = np.where(col == grid.width, grid.width - 1, col)
+    row = np.where(row == grid.height, grid.height - 1, row)
     inside = (np.isfinite(col) & np.isfinite(row) & (col >= 0) & (col < grid.width)
               & (row >= 0) & (row < grid.height))
     row = np.where(inside, row, -1).astype(np.int64)

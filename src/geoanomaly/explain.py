@@ -16,10 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 #: leading elements named per sample (scores.csv, anomalies.gpkg) and per target
 N_TOP = 3
+#: how the named elements are chosen, added to every attribution's sentence
+NAMED = (" Named as top elements: the largest positive parts among the elements above the "
+         "model's background (an element far below it can raise a two-sided score too, but an "
+         "explorer does not read that as what drives the anomaly).")
 
 
 @dataclass
@@ -30,18 +35,29 @@ class Explanation:
     values: pd.DataFrame
     method: str
     attribution: bool
+    above: np.ndarray | None = None
+    """(n, m) bool: the element lies above the model's background; only those are named"""
 
     def top(self, k: int = N_TOP) -> list[str]:
-        """Per row the leading elements, "Cu, Zn, Pb" ("" when none is positive)."""
+        """Per row the leading elements above their background, "Cu, Zn, Pb" ("" when none)."""
         from .detect.contributions import top_elements
 
-        return top_elements(self.values, k=k)
+        return top_elements(self.values, k=k, among=self.above)
 
     def shares(self, k: int = N_TOP) -> list[str]:
-        """Per row the leading elements with their share: "Cu 52%, Zn 30%, Pb 9%"."""
+        """The same elements with their share of all the row's positive parts: "Cu 52%, Zn
+        30%, Pb 9%" (less than 100 % in all when elements below their background or beyond
+        the first k add to the score too)."""
         from .detect.contributions import top_element_shares
 
-        return top_element_shares(self.values, k=k)
+        return top_element_shares(self.values, k=k, among=self.above)
+
+    def named_values(self) -> pd.DataFrame:
+        """The values with elements at or below the model's background set to 0: what a
+        target's top elements are averaged from."""
+        if self.above is None:
+            return self.values
+        return self.values.where(self.above, 0.0)
 
     def columns(self) -> dict[str, list[str]]:
         """The columns scores.csv and anomalies.gpkg carry."""
@@ -69,11 +85,15 @@ def explain(config, data, detector) -> Explanation:
     else:
         from .compare import model_features
 
+        if config.model == "mcd" and data.transformer.method in ("clr", "ilr"):
+            return _mcd_on_balances(config, data, detector)
         X = model_features(config.model, config, data)
         names = list(data.feature_names) if X is data.X else None
         contrib = feature_contributions(detector, X, names)
         if contrib is None:
-            why_not = f"the {config.model} score has no per-element form"
+            why_not = ("the univariate score is the target element alone"
+                       if config.model == "univariate"
+                       else f"the {config.model} score has no per-element form")
         elif names is None:
             why_not = "its features are log-ratio balances that mix elements"
         else:
@@ -81,10 +101,31 @@ def explain(config, data, detector) -> Explanation:
             if per_element is None:
                 why_not = "its features mix elements"
             else:
+                above = element_contributions(contrib.above.astype(np.float64),
+                                              contrib.feature_names, elements) > 0.5
                 return Explanation(pd.DataFrame(per_element, columns=elements,
                                                 index=data.survey.values.index),
-                                   contrib.method, attribution=True)
+                                   contrib.method + NAMED, attribution=True, above=above)
     excess = background_excess(data.survey.values[elements])
     return Explanation(excess, f"{BACKGROUND_EXCESS_METHOD} (No attribution: {why_not}.)",
                        attribution=False)
 
+
+def _mcd_on_balances(config, data, detector) -> Explanation:
+    """MCD needs full-rank features, so on a composition it runs on scaled ilr balances (the
+    run's own transform, or compare.model_features' for clr data); its Mahalanobis terms are
+    taken back to the elements' clr values (contributions.mcd_clr_contributions)."""
+    import numpy as np
+
+    from .detect.contributions import mcd_clr_contributions
+    from .transform import Transformer, pivot_basis
+
+    values = data.survey.values
+    balances = data.transformer if data.transformer.method == "ilr" else \
+        Transformer(method="ilr", scale=config.scale).fit(values)  # as model_features
+    logs = np.log(values[balances.elements_].to_numpy(dtype=np.float64))
+    clr = logs - logs.mean(axis=1, keepdims=True)
+    parts, above, method = mcd_clr_contributions(detector, clr, pivot_basis(clr.shape[1]),
+                                                 balances.center_, balances.scale_)
+    return Explanation(pd.DataFrame(parts, columns=list(balances.elements_), index=values.index),
+                       method + NAMED, attribution=True, above=above)

@@ -75,6 +75,10 @@ class Contributions:
     method: str
     """one sentence: what the numbers are"""
     feature_names: list[str]
+    above: np.ndarray | None = None
+    """(n, p) bool: the feature lies above the model's background (the decoded background
+    code, the training mean, MCD's location); a two-sided score also rises for a feature far
+    below it, which explorers do not read as "driven by" that element"""
 
 
 # -- entry point -------------------------------------------------------------------------------
@@ -105,7 +109,24 @@ def feature_contributions(detector, X, feature_names=None) -> Contributions | No
     if len(names) != values.shape[1]:
         raise InputError(f"feature_names lists {len(names)} names for {values.shape[1]} "
                          "features; give one name per column of X.")
-    return Contributions(values=values, method=method, feature_names=names)
+    return Contributions(values=values, method=method, feature_names=names,
+                         above=np.asarray(X) > _background(detector))
+
+
+def _background(detector) -> np.ndarray:
+    """The model's background in the detector's input units: the VAE's decoded background
+    code, MCD's robust location, otherwise the training mean."""
+    if hasattr(detector, "location_"):
+        return np.asarray(detector.location_, dtype=np.float64)
+    if hasattr(detector, "_decode") and hasattr(detector, "network_"):
+        import torch
+
+        with torch.inference_mode():
+            origin = torch.zeros((1, int(detector.latent_dim)), dtype=torch.float32,
+                                 device=torch.device(detector.device_))
+            decoded = _numpy(detector._decode(detector.network_, origin)[0])[0]
+        return decoded * detector.scale_ + detector.mean_
+    return np.asarray(detector.mean_, dtype=np.float64)
 
 
 # -- shared arithmetic (float64 numpy) ---------------------------------------------------------
@@ -418,6 +439,35 @@ def _mcd(detector, X):
                  "correlations with the others predict.")
 
 
+def mcd_clr_contributions(detector, clr: np.ndarray, basis: np.ndarray, center, scale
+                          ) -> tuple[np.ndarray, np.ndarray, str]:
+    """Per-element parts of MCD's squared distance when it was fitted on scaled ilr balances
+    z = (clr @ basis - center) / scale: with e = clr - clr0, where clr0 = basis (center +
+    scale * location) is the background's composition, d^2 = e' A e for A = basis S^-1 P S^-1
+    basis', so e_j (A e)_j are one number per element that sum to d^2 exactly (the basis is
+    orthonormal and both clr vectors lie in its plane). (n, D) numbers, (n, D) clr above the
+    background's, and their sentence."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(detector, "precision_")
+    basis = np.asarray(basis, dtype=np.float64)
+    inverse = 1.0 / np.asarray(scale, dtype=np.float64)
+    reference = basis @ (np.asarray(center, dtype=np.float64)
+                         + np.asarray(scale, dtype=np.float64) * detector.location_)
+    A = (basis * inverse) @ detector.precision_ @ (basis * inverse).T
+    clr = np.asarray(clr, dtype=np.float64)
+    out = np.empty(clr.shape)
+    for start in range(0, clr.shape[0], _CLASSIC_CHUNK_ROWS):
+        chunk = clr[start:start + _CLASSIC_CHUNK_ROWS]
+        out[start:start + chunk.shape[0]] = mahalanobis_contributions(chunk - reference, A)
+    return out, clr > reference, (
+                 "Each number is the element's part of the squared robust Mahalanobis distance "
+                 "(MCD, fitted on ilr balances), taken back to the elements' clr values: "
+                 "(c - c0)_j [A (c - c0)]_j, c0 the background's composition; a sample's "
+                 "numbers sum to its score. A negative number marks an element closer to the "
+                 "background than its correlations with the others predict.")
+
+
 def _pca(detector, X):
     from sklearn.utils.validation import check_is_fitted
 
@@ -537,9 +587,10 @@ def _matrix_and_names(matrix, names):
 _NAMING_CHUNK_ROWS = 65536
 
 
-def _ranked(values: np.ndarray, k: int):
+def _ranked(values: np.ndarray, k: int, among: np.ndarray | None = None):
     """Per row: the up to k largest positive values in order (n, k) (0 where fewer are
-    positive), their column indices (n, k), and the row's positive total (n,)."""
+    positive), their column indices (n, k), and the row's positive total (n,); with
+    ``among`` ((n, m) bool) only those columns are named, the total still counts all."""
     k = min(max(int(k), 0), values.shape[1])
     n = values.shape[0]
     top = np.zeros((n, k))
@@ -549,6 +600,8 @@ def _ranked(values: np.ndarray, k: int):
         block = values[start:start + _NAMING_CHUNK_ROWS]
         positive = np.where(np.isfinite(block) & (block > 0), block, 0.0)
         total[start:start + len(block)] = positive.sum(axis=1)
+        if among is not None:
+            positive = np.where(among[start:start + len(block)], positive, 0.0)
         if k == 0:
             continue
         if k < block.shape[1]:  # the k largest, then in order: no full sort of every row
@@ -563,19 +616,19 @@ def _ranked(values: np.ndarray, k: int):
     return top, order, total
 
 
-def top_elements(matrix, names=None, k: int = 3) -> list[str]:
+def top_elements(matrix, names=None, k: int = 3, among=None) -> list[str]:
     """Per row, the k elements with the largest positive contribution, as "Cu, Zn, Pb"
-    ("" when no contribution is positive)."""
+    ("" when no contribution is positive); ``among`` ((n, m) bool) limits the candidates."""
     values, names = _matrix_and_names(matrix, names)
-    top, order, _ = _ranked(values, k)
+    top, order, _ = _ranked(values, k, None if among is None else np.asarray(among, bool))
     return _joined(np.asarray(names, dtype=object)[order], top > 0)
 
 
-def top_element_shares(matrix, names=None, k: int = 3) -> list[str]:
+def top_element_shares(matrix, names=None, k: int = 3, among=None) -> list[str]:
     """Per row, the same elements with their share of the row's positive total, as
     "Cu 52%, Zn 30%, Pb 9%" ("" when no contribution is positive)."""
     values, names = _matrix_and_names(matrix, names)
-    top, order, total = _ranked(values, k)
+    top, order, total = _ranked(values, k, None if among is None else np.asarray(among, bool))
     with np.errstate(invalid="ignore", divide="ignore"):
         percent = np.rint(np.where(total[:, None] > 0, 100.0 * top / total[:, None], 0.0))
     suffix = np.asarray([f" {p}%" for p in range(101)], dtype=object)[percent.astype(np.int64)]

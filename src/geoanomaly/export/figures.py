@@ -497,19 +497,10 @@ def pa_plot(thresholds, deposit_percent, area_percent, *, title: str = "Predicti
 # ---------------------------------------------------------------- overview, targets, elements
 
 def _class_palette(n_classes: int) -> list[str]:
-    """The report palette for ``n_classes`` (background first); more anomaly classes than it
-    holds (a C-A fit with many breaks) are spread over YlOrRd so the map still draws."""
-    from .palette import CLASS_COLOURS, class_colours
+    """The report palette for ``n_classes`` (background first), shared with the QGIS styles."""
+    from .palette import class_colours
 
-    try:
-        return class_colours(n_classes)
-    except ValueError:
-        import matplotlib
-        from matplotlib.colors import to_hex
-
-        ramp = matplotlib.colormaps["YlOrRd"]
-        k = max(n_classes - 1, 1)
-        return [CLASS_COLOURS[0]] + [to_hex(ramp(0.35 + 0.65 * i / max(k - 1, 1))) for i in range(k)]
+    return class_colours(n_classes)
 
 
 def _geometry_path(geom):

@@ -217,7 +217,6 @@ def _write_outputs(config, data, detector, scores, classes, thresholds, metrics,
             "elements": survey.elements, "units": survey.units,
             "transform": data.transformer.to_dict(), "features": list(data.feature_names)})
         steps.update()
-        steps.set_description("writing report.html")
         steps.set_description("writing targets.gpkg")
         write_targets_gpkg(staging.path("targets.gpkg"), targets, description=(
             layer_text("targets.gpkg", targets.description)["description"]))
@@ -262,7 +261,7 @@ def _targets(data, scores, classes, thresholds, map_grid, map_values, explanatio
     return delineate_targets(
         map_grid, map_values, thresholds.thresholds, thresholds.class_names,
         samples_xy=samples, sample_classes=None if survey.is_grid else classes,
-        contributions=None if explanation is None else explanation.values,
+        contributions=None if explanation is None else explanation.named_values(),
         elements=list(survey.elements), deposits_xy=deposits_xy, deposit_names=names,
         signature_values=survey.values)
 

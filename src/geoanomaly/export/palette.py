@@ -23,9 +23,18 @@ def class_colours(n_classes: int) -> list[str]:
         return []
     anomaly = list(CLASS_COLOURS[1:])
     k = n_classes - 1
-    if k > len(anomaly):
-        raise ValueError(f"{k} anomaly classes, the palette holds {len(anomaly)}")
+    if k > len(anomaly):  # many C-A breaks or percentiles: blend along the same colours
+        return [CLASS_COLOURS[0]] + [_blend(anomaly, i / (k - 1)) for i in range(k)]
     if k == 1:
         return [CLASS_COLOURS[0], anomaly[2]]
     picks = [round(i * (len(anomaly) - 1) / (k - 1)) for i in range(k)]
     return [CLASS_COLOURS[0]] + [anomaly[i] for i in picks]
+
+
+def _blend(colours: list[str], at: float) -> str:
+    """The colour at ``at`` (0..1) along ``colours``, linear in RGB between neighbours."""
+    position = at * (len(colours) - 1)
+    i = min(int(position), len(colours) - 2)
+    f = position - i
+    a, b = (tuple(int(c[j:j + 2], 16) for j in (1, 3, 5)) for c in colours[i:i + 2])
+    return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(a, b))

@@ -630,7 +630,7 @@ def _fixed(value, digits: int) -> str:
 
 
 def _distance(value) -> str:
-    """Metres to the nearest deposit; 0 says the deposit lies inside; blank without deposits."""
+    """Metres to the nearest deposit; 0 says the deposit lies inside; "-" without deposits."""
     number = _float(value)
     if number is None:
         return "-"
