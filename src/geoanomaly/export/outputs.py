@@ -131,7 +131,8 @@ def _write_outputs(config, data, detector, scores, classes, thresholds, metrics,
 
     survey = data.survey
     out_dir = Path(config.out)
-    steps = bar(8 + (score_std is not None), "writing: interpolating the map", unit="file")
+    steps = bar(7 + (score_std is not None) + (not survey.is_grid),
+                "writing: interpolating the map", unit="file")
     extra = {}
     id_col = _sample_id_column(survey)
     if id_col is not None:
@@ -238,7 +239,7 @@ def _write_outputs(config, data, detector, scores, classes, thresholds, metrics,
                     survey.values[element].to_numpy()
             write_points_gpkg(staging.path("anomalies.gpkg"), survey.x, survey.y, survey.crs,
                               columns, **layer_text("anomalies.gpkg"))
-        steps.update()
+            steps.update()
         steps.set_description("writing QGIS styles")
         write_styles(staging.staging_dir, thresholds)
         steps.update()
