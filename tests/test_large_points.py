@@ -123,25 +123,26 @@ def test_files_the_fast_reader_refuses_read_as_before(tmp_path, monkeypatch, con
 def test_a_repeated_header_is_refused_the_same_way_by_both_readers(tmp_path, monkeypatch):
     path = tmp_path / "twice.csv"
     path.write_text("x,y,Cu,Cu,Zn\n1,2,3,4,5\n5,6,7,8,9\n", encoding="utf-8")
-    messages = []
-    for reader in (samples_module._read_text_arrow, lambda *args: None):
-        monkeypatch.setattr(samples_module, "_read_text_arrow", reader)
-        with pytest.raises(InputError) as err:
-            read_survey([str(path)])
-        messages.append(str(err.value))
+    messages = errors_of_both_readers(monkeypatch, lambda: read_survey([str(path)]))
     assert messages[0] == messages[1] and "the header Cu appears twice" in messages[0]
 
 
 def test_junk_cell_error_names_the_same_line(tmp_path, monkeypatch):
     path = tmp_path / "junk.csv"
     path.write_text("x,y,Cu_ppm\n1,2,3\n2,3,4\n3,4,abc\n", encoding="utf-8")
+    messages = errors_of_both_readers(monkeypatch, lambda: clean(read_survey([str(path)])))
+    assert messages[0] == messages[1] and "row 4" in messages[0]
+
+
+def errors_of_both_readers(monkeypatch, read) -> list[str]:
+    """The InputError messages of ``read()`` with the fast (arrow) reader and with pandas."""
     messages = []
     for reader in (samples_module._read_text_arrow, lambda *args: None):
         monkeypatch.setattr(samples_module, "_read_text_arrow", reader)
         with pytest.raises(InputError) as err:
-            clean(read_survey([str(path)]))
+            read()
         messages.append(str(err.value))
-    assert messages[0] == messages[1] and "row 4" in messages[0]
+    return messages
 
 
 def test_parse_values_reads_plain_numbers_as_python_floats():

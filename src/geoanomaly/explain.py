@@ -61,9 +61,12 @@ class Explanation:
 
     def columns(self) -> dict[str, list[str]]:
         """The columns scores.csv and anomalies.gpkg carry."""
+        from .detect.contributions import top_elements_and_shares
+
+        named, shares = top_elements_and_shares(self.values, k=N_TOP, among=self.above)
         if self.attribution:
-            return {"top_elements": self.top(), "top_shares": self.shares()}
-        return {"top_elements": self.top()}
+            return {"top_elements": named, "top_shares": shares}
+        return {"top_elements": named}
 
 
 def explain(config, data, detector) -> Explanation:
